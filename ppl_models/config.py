@@ -122,7 +122,7 @@ def seed_everything(seed: int) -> None:
         raise ValueError(f"seed must be a non-negative int, got {seed!r}")
     seed = int(seed)
     _stdlib_random.seed(seed)  # third-party code may draw from it; we never do
-    np.random.seed(seed % 2**32)
+    np.random.seed(seed % 2**32)  # noqa: NPY002 - seeds legacy global state others may use
     torch.manual_seed(seed)
     if "pyro" in sys.modules or _can_import("pyro"):
         import pyro

@@ -88,7 +88,7 @@ class ImageData:
     def n_classes(self) -> int:
         return int(torch.cat([self.y_train, self.y_test]).max().item()) + 1
 
-    def subset(self, n_train: int | None = None, n_test: int | None = None) -> "ImageData":
+    def subset(self, n_train: int | None = None, n_test: int | None = None) -> ImageData:
         """The first ``n_train`` / ``n_test`` examples (splits are already shuffled)."""
         for arg, n, have in (("n_train", n_train, len(self.y_train)), ("n_test", n_test, len(self.y_test))):
             if n is not None and not (1 <= n <= have):
@@ -99,7 +99,7 @@ class ImageData:
             x_test=self.x_test[:n_test], y_test=self.y_test[:n_test],
         )
 
-    def to(self, device: torch.device | str) -> "ImageData":
+    def to(self, device: torch.device | str) -> ImageData:
         return replace(
             self, x_train=self.x_train.to(device), y_train=self.y_train.to(device),
             x_test=self.x_test.to(device), y_test=self.y_test.to(device),

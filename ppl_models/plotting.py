@@ -94,8 +94,7 @@ def image_grid(images, image_shape: Sequence[int] | None = None, ncols: int = 10
         fig, ax = plt.subplots(figsize=(0.5 * ncols + 0.4, 0.5 * nrows + 0.5), constrained_layout=True)
     else:
         fig = ax.figure
-    cm = mpl.colormaps[cmap].copy()
-    cm.set_bad("white")
+    cm = mpl.colormaps[cmap].with_extremes(bad="white")
     ax.imshow(canvas, cmap=cm, vmin=0, vmax=1, interpolation="nearest")
     ax.set_xticks([])
     ax.set_yticks([])
