@@ -140,6 +140,8 @@ def _forward(log_init, log_trans, log_lik, mask):
 def _backward(log_init, log_trans, log_lik, mask):
     """Log backward messages (each step normalised) by a reverse scan of suffix products."""
     mats, scale = _step_matrices(log_init, log_trans, log_lik, mask)
+    if mats.shape[0] == 1:
+        return torch.zeros_like(log_lik).movedim(-2, 0)
     rev = (mats[1:].flip(0), scale[1:].flip(0))
     later_first = _normalised(_log_matmul)
     suffix, _ = associative_scan(lambda a, b: later_first(b, a), rev)
