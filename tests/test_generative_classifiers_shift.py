@@ -52,6 +52,13 @@ def test_prior_em_recovers_the_test_prior():
     assert log_loss(r.log_proba, y) < log_loss(log_post, y)
 
 
+def test_prior_em_with_an_absent_class_stays_finite():
+    log_post, y, _ = exact_posteriors(n=300, prior=(0.7, 0.3, 0.0))
+    r = estimate_prior_em(log_post, torch.full((3,), 1 / 3, dtype=F64))
+    assert float(r.prior[2]) < 0.01 and torch.isfinite(r.log_proba).all()
+    assert abs(float(r.prior.sum()) - 1) < 1e-9
+
+
 def test_log_loss_and_ece_against_references():
     log_post, y, _ = exact_posteriors(n=500)
     assert abs(log_loss(log_post, y) - sk_log_loss(y.numpy(), log_post.exp().numpy())) < 1e-10

@@ -109,10 +109,12 @@ def estimate_prior_em(log_proba: torch.Tensor, train_prior: torch.Tensor, n_iter
         history.append(norm.sum())
         new = torch.exp(z - norm).mean(0)
         done = float((new - prior).abs().max()) < tol
-        prior = new / new.sum()
+        # a class absent from the data drives its prior towards 0: keep it representable
+        prior = (new / new.sum()).clamp_min(torch.finfo(new.dtype).tiny)
         if done:
             break
-    return PriorEMResult(prior, adjust_log_proba(log_proba, train_prior, prior), torch.stack(history), it)
+    z = log_proba + torch.log(prior) - torch.log(train_prior)
+    return PriorEMResult(prior, z - torch.logsumexp(z, dim=1, keepdim=True), torch.stack(history), it)
 
 
 def log_loss(log_proba: torch.Tensor, y: torch.Tensor) -> float:
