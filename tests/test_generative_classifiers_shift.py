@@ -98,6 +98,8 @@ def test_crossover():
     assert crossover([10, 100], [0.2, 0.1], [0.3, 0.05]) == pytest.approx(expected)
     assert crossover([10, 100], [0.2, 0.1], [0.1, 0.05]) is None
     assert crossover([10, 100], [0.2, 0.1], [0.3, 0.2]) is None
+    # b dips below, comes back above, then overtakes for good between 100 and 1000
+    assert 100 < crossover([10, 100, 1000], [0.3, 0.2, 0.1], [0.2, 0.25, 0.05]) < 1000
 
 
 def test_bad_inputs():

@@ -91,10 +91,11 @@ def learning_curves(classifiers: Mapping[str, FitPredict], X: torch.Tensor, y: t
 
 
 def crossover(sizes: Sequence[float], err_a: Sequence[float], err_b: Sequence[float]) -> float | None:
-    """First training size at which curve ``b`` falls below curve ``a`` (after starting above).
+    """Training size from which curve ``b`` stays below curve ``a`` (``b`` overtakes ``a`` for good).
 
-    Linear interpolation of the difference in :math:`\\log n`. Returns ``None`` when ``b`` never
-    overtakes ``a`` (or is below from the start).
+    Finds the last size where ``b`` is not below ``a`` and interpolates the zero of the
+    difference linearly in :math:`\\log n` up to the next size. Returns ``None`` when ``b`` is
+    below ``a`` everywhere, or does not end below it.
     """
     n, a, b = (np.asarray(v, dtype=float) for v in (sizes, err_a, err_b))
     if not (n.ndim == a.ndim == b.ndim == 1 and len(n) == len(a) == len(b) >= 2):
@@ -102,10 +103,9 @@ def crossover(sizes: Sequence[float], err_a: Sequence[float], err_b: Sequence[fl
     if (n <= 0).any() or (np.diff(n) <= 0).any():
         raise ValueError("sizes must be positive and increasing")
     d = b - a
-    if d[0] <= 0:
+    not_below = np.flatnonzero(d >= 0)
+    if len(not_below) == 0 or not_below[-1] == len(d) - 1:
         return None
-    for i in range(1, len(d)):
-        if d[i] <= 0:
-            t = d[i - 1] / (d[i - 1] - d[i])
-            return float(np.exp(np.log(n[i - 1]) + t * (np.log(n[i]) - np.log(n[i - 1]))))
-    return None
+    i = int(not_below[-1])
+    t = d[i] / (d[i] - d[i + 1])
+    return float(np.exp(np.log(n[i]) + t * (np.log(n[i + 1]) - np.log(n[i]))))
