@@ -15,7 +15,7 @@ import os
 __all__ = ["headline"]
 
 
-def headline(**numbers_: float | int | str) -> dict:
+def headline(**numbers_: float | int | str) -> None:
     """Record a chapter's headline numbers (name -> number or short string)."""
     if not numbers_:
         raise ValueError("headline() needs at least one name=value")
@@ -33,4 +33,3 @@ def headline(**numbers_: float | int | str) -> dict:
     if path:
         with open(path, "a", encoding="utf-8") as f:
             f.write(json.dumps(out, sort_keys=True) + "\n")
-    return out
