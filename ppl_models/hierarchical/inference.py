@@ -85,7 +85,7 @@ def fit_pyro_svi(sigma, y, num_steps: int, lr: float = 0.02, seed: int = 0,
     obs = torch.as_tensor(np.asarray(y), dtype=torch.float32)
     guide = AutoNormal(pyro_model)
     svi = SVI(pyro_model, guide, pyro.optim.ClippedAdam({"lr": lr, "lrd": 0.1 ** (1 / num_steps)}),
-              Trace_ELBO(num_particles=4, vectorize_particles=True))
+              Trace_ELBO(num_particles=4, vectorize_particles=True, max_plate_nesting=1))
     t0 = time.perf_counter()
     losses = np.array([svi.step(s, obs, prior) for _ in range(num_steps)])
     return TimedRun(guide, time.perf_counter() - t0, losses)
