@@ -18,8 +18,8 @@ TRANS = torch.tensor([[0.9, 0.1], [0.2, 0.8]], dtype=F64)
 INC = torch.tensor([15.0, 10.0], dtype=F64)
 
 
-def _exact_log_joint():
-    x = torch.tensor(COUNTS, dtype=F64)[:, None]
+def _exact_log_joint(counts=COUNTS):
+    x = torch.tensor(counts, dtype=F64)[:, None]
     log_lik = hmm.poisson_log_lik(x, hmm.PoissonParams(INC.cumsum(-1)[:, None]))
     ll = hmm.hmm_log_likelihood(INIT.log(), TRANS.log(), log_lik)
     prior = (dist.Dirichlet(torch.ones(2, dtype=F64)).log_prob(INIT)
@@ -29,7 +29,8 @@ def _exact_log_joint():
 
 
 def test_pyro_enumeration_equals_forward_algorithm():
-    cond = pyro.poutine.condition(pyro_models.poisson_hmm, data={"init": INIT, "trans": TRANS, "increments": INC})
+    data = {"init": INIT, "trans": TRANS, "increments": INC}
+    cond = pyro.poutine.condition(pyro_models.poisson_hmm, data=data)
     elbo = -pyro.infer.TraceEnum_ELBO(max_plate_nesting=0).loss(cond, lambda *a, **k: None,
                                                                 torch.tensor(COUNTS, dtype=F64), 2)
     assert elbo == pytest.approx(_exact_log_joint(), abs=1e-6)
@@ -41,8 +42,8 @@ def test_numpyro_enumeration_equals_forward_algorithm():
     with jax.enable_x64(True):
         params = {"init": jnp.asarray(INIT.numpy()), "trans": jnp.asarray(TRANS.numpy()),
                   "increments": jnp.asarray(INC.numpy())}
-        value = numpyro_models.log_joint(params, COUNTS, 2)
-    assert value == pytest.approx(_exact_log_joint(), abs=1e-6)
+        value = numpyro_models.log_joint(params, COUNTS[:6], 2)  # funsor's eager cost grows fast with T
+    assert value == pytest.approx(_exact_log_joint(COUNTS[:6]), abs=1e-6)
 
 
 def test_prior_samples_and_svi_run():

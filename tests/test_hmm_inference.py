@@ -74,7 +74,8 @@ def test_filter_against_brute_force_prefixes():
 @pytest.mark.parametrize("impl", IMPLS)
 def test_batched_equals_one_at_a_time(impl):
     log_init, log_trans, log_lik = _model(3, seed=1, batch=(2, 3), t=12)
-    post, vit = impl.hmm_smoother(log_init, log_trans, log_lik), impl.hmm_viterbi(log_init, log_trans, log_lik)
+    post = impl.hmm_smoother(log_init, log_trans, log_lik)
+    vit = impl.hmm_viterbi(log_init, log_trans, log_lik)
     for i, j in itertools.product(range(2), range(3)):
         one = impl.hmm_smoother(log_init, log_trans, log_lik[i, j])
         for a, b in zip(post, one, strict=True):

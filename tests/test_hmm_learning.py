@@ -31,7 +31,8 @@ def test_sample_hmm_statistics():
     assert z.shape == (50, 400) and x.shape == (50, 400, 1)
     trans = torch.zeros(2, 2, dtype=F64).index_put_((z[:, :-1].reshape(-1), z[:, 1:].reshape(-1)),
                                                     torch.ones(50 * 399, dtype=F64), accumulate=True)
-    torch.testing.assert_close(trans / trans.sum(-1, keepdim=True), params.transition_matrix, atol=0.01, rtol=0)
+    freq = trans / trans.sum(-1, keepdim=True)
+    torch.testing.assert_close(freq, params.transition_matrix, atol=0.01, rtol=0)
     for k, rate in enumerate([2.0, 12.0]):
         assert abs(x[z == k].mean() - rate) < 0.1 * math.sqrt(rate)
 

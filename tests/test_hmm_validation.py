@@ -62,13 +62,19 @@ def test_associative_scan_bad_inputs():
 
 
 X_CAT = torch.tensor([[0, 1, 2, 1]])
+
+
+def _cat(probs):
+    return hmm.categorical_log_lik(X_CAT, hmm.CategoricalParams(probs))
+
+
 X_VEC = torch.randn(1, 4, 2, dtype=F64)
 X_CNT = torch.tensor([[[1.0], [0.0], [3.0], [2.0]]], dtype=F64)
 W = torch.full((1, 4, K), 0.5, dtype=F64)
 
 EMISSION_BAD = [
-    ("probs", lambda: hmm.categorical_log_lik(X_CAT, hmm.CategoricalParams(torch.tensor([[0.5, 0.6, -0.1]] * 2)))),
-    ("probs", lambda: hmm.categorical_log_lik(X_CAT, hmm.CategoricalParams(torch.tensor([[0.5, 0.6, 0.1]] * 2)))),
+    ("probs", lambda: _cat(torch.tensor([[0.5, 0.6, -0.1]] * K))),
+    ("probs", lambda: _cat(torch.tensor([[0.5, 0.6, 0.1]] * K))),
     ("x", lambda: hmm.categorical_log_lik(X_CAT + 5, hmm.CategoricalParams(torch.full((K, 3), 1 / 3)))),
     ("x", lambda: hmm.categorical_m_step(X_CAT.double(), W)),
     ("weights", lambda: hmm.categorical_m_step(X_CAT, -W)),
@@ -111,7 +117,8 @@ LEARN_BAD = [
     ("tol", lambda: hmm.fit_hmm(X_CNT, K, EM, tol=float("nan"))),
     ("x", lambda: hmm.fit_hmm(X_CNT.numpy(), K, EM)),
     ("n_states", lambda: hmm.fit_hmm(X_CNT, 3, EM, init=PARAMS, n_restarts=1)),
-    ("initial_probs", lambda: hmm.em_step(X_CNT, PARAMS._replace(initial_probs=torch.tensor([0.5, 0.6])), EM)),
+    ("initial_probs", lambda: hmm.em_step(X_CNT, PARAMS._replace(initial_probs=torch.tensor([0.5, 0.6])),
+                                          EM)),
     ("transition_matrix", lambda: hmm.em_step(X_CNT, PARAMS._replace(
         transition_matrix=torch.tensor([[1.2, -0.2], [0.5, 0.5]], dtype=F64)), EM)),
     ("transition_matrix", lambda: hmm.hmm_log_lik_terms(X_CNT, PARAMS._replace(

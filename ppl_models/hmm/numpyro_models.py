@@ -42,7 +42,8 @@ def poisson_hmm(counts, n_states: int, n_steps: int | None = None, sticky: float
     k = n_states
     init = numpyro.sample("init", dist.Dirichlet(jnp.ones(k)))
     trans = numpyro.sample("trans", dist.Dirichlet(jnp.ones((k, k)) + sticky * jnp.eye(k)).to_event(1))
-    inc = numpyro.sample("increments", dist.Gamma(jnp.full(k, rate_shape), jnp.full(k, rate_rate)).to_event(1))
+    gamma = dist.Gamma(jnp.full(k, rate_shape), jnp.full(k, rate_rate))
+    inc = numpyro.sample("increments", gamma.to_event(1))
     rates = numpyro.deterministic("rates", jnp.cumsum(inc, -1))
     table = jnp.concatenate([trans, init[None, :]], 0)  # (K + 1, K): last row = start state
 

@@ -74,7 +74,7 @@ def poisson_hmm_guide(n_states: int) -> AutoNormal:
 
 def fit_svi(counts: torch.Tensor, n_states: int, n_steps: int, lr: float = 0.05,
             seed: int = 0, **model_kwargs) -> tuple[AutoNormal, list[float]]:
-    """Fit :func:`poisson_hmm_guide` by SVI with ``TraceEnum_ELBO``; returns the guide and the loss history."""
+    """Fit :func:`poisson_hmm_guide` by SVI with ``TraceEnum_ELBO``; returns (guide, loss history)."""
     check_positive_int(n_steps, "n_steps")
     if not lr > 0:
         raise ValueError(f"lr must be positive, got {lr}")

@@ -85,7 +85,8 @@ def case_big(n_seq, n_steps, repeats):
     em, p, x, model, xs, lengths = gaussian_problem(n_seq, n_steps, 32, seed=1, device="cuda")
     ours = best_time(lambda: hmm.hmm_smoother(*hmm.hmm_log_lik_terms(x, p, em)), repeats)
     ref = best_time(lambda: model.predict_proba(xs, lengths), 1)
-    print(f"   ours (cuda) {ours * 1e3:.1f} ms | hmmlearn (cpu) {ref * 1e3:.1f} ms | speed-up {ref / ours:.1f}x")
+    print(f"   ours (cuda) {ours * 1e3:.1f} ms | hmmlearn (cpu) {ref * 1e3:.1f} ms | "
+          f"speed-up {ref / ours:.1f}x")
     return ref / ours
 
 
