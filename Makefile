@@ -39,12 +39,16 @@ unit: $(STAMP)
 chapters: $(STAMP)
 	PPL_SMOKE=1 $(PY) -m pytest --nbval-lax chapters -q $(PYTEST_ARGS)
 
-# One pytest run: unit tests + every chapter notebook (nbval, lax) in smoke mode.
+# One pytest run: unit tests + every chapter notebook (nbval, lax) in smoke mode, spread
+# over TEST_WORKERS processes (a notebook's cells stay together and in order: --dist loadfile),
+# one torch/OpenMP thread each so the workers do not fight over the cores.
 # pytest exits non-zero when it collects nothing, so an empty run can never pass.
+TEST_WORKERS ?= 2
 test: $(STAMP)
 	$(PYTHON) tools/pins.py check
 	$(VENV)/bin/ruff check ppl_models tests tools chapters
-	PPL_SMOKE=1 $(PY) -m pytest tests chapters --nbval-lax -q --durations=15 $(PYTEST_ARGS)
+	PPL_SMOKE=1 OMP_NUM_THREADS=1 $(PY) -m pytest tests chapters --nbval-lax -q \
+		-n $(TEST_WORKERS) --dist loadfile --durations=15 $(PYTEST_ARGS)
 
 run: $(STAMP)
 	PPL_SMOKE=0 $(PY) tools/run_chapters.py --mode full --out build
