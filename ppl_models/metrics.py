@@ -139,7 +139,12 @@ def pyro_log_weights(model: Callable, guide: Callable, **kwargs) -> LogWeightFn:
     import pyro
     from pyro import poutine
 
+    for name, f in (("model", model), ("guide", guide)):
+        if not callable(f):
+            raise ValueError(f"{name} must be callable, got {type(f).__name__}")
+
     def fn(x: torch.Tensor, k: int, *cond: torch.Tensor) -> torch.Tensor:
+        _check_inputs(x, cond, k, 1)
         with pyro.plate("particles", k, dim=-2):
             g = poutine.trace(guide).get_trace(x, *cond, **kwargs)
             m = poutine.trace(poutine.replay(model, trace=g)).get_trace(x, *cond, **kwargs)

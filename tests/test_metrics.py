@@ -139,6 +139,10 @@ def test_bad_inputs():
         metrics.log_mean_exp(torch.tensor(1.0))
     with pytest.raises(ValueError, match="log_prob_fn"):
         metrics.heldout_log_likelihood(lambda x: torch.zeros(2), X)
+    with pytest.raises(ValueError, match="guide"):
+        metrics.pyro_log_weights(lambda x: None, "guide")
+    with pytest.raises(ValueError, match="k"):
+        metrics.pyro_log_weights(lambda x: None, lambda x: None)(X, 0)
     with pytest.raises(ValueError, match="bandwidth"):
         metrics.parzen_log_likelihood(X, X, 0.0)
     with pytest.raises(ValueError, match="x"):
