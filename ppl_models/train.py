@@ -87,6 +87,11 @@ def iterate_minibatches(data, batch_size: int, generator: torch.Generator | None
     tensors = _as_tuple(data)
     if not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    yield from _batches(tensors, batch_size, generator, shuffle)
+
+
+def _batches(tensors: tuple[torch.Tensor, ...], batch_size: int, generator, shuffle: bool = True):
+    """The unchecked loop behind :func:`iterate_minibatches` (data validated once by the caller)."""
     n = tensors[0].shape[0]
     order = torch.randperm(n, generator=generator) if shuffle else torch.arange(n)
     order = order.to(tensors[0].device)
@@ -150,7 +155,7 @@ def train(
     bar = tqdm(range(n_epochs), desc=desc, disable=not show, leave=False)
     for epoch in bar:
         total, count = 0.0, 0
-        for batch in iterate_minibatches(tensors, batch_size, gen):
+        for batch in _batches(tensors, batch_size, gen):  # validated once, above
             if transform is not None:
                 batch = transform(*batch)
                 batch = batch if isinstance(batch, tuple) else (batch,)
