@@ -3,6 +3,7 @@
 import os
 
 import pytest
+import torch
 
 os.environ.setdefault("PPL_SMOKE", "1")
 os.environ.setdefault("MPLBACKEND", "Agg")
@@ -20,3 +21,7 @@ def clean_env(monkeypatch):
 from ppl_models import config as _config  # noqa: E402
 
 _config.setup_jax(2)
+
+# The suite runs in parallel workers (make test: two); one intra-op thread per worker keeps
+# small tensor operations from fighting over the cores (tens of times slower otherwise).
+torch.set_num_threads(1)

@@ -23,13 +23,6 @@ F64 = torch.float64
 QDA_DDOF = 0  # scikit-learn 1.9 QDA uses the maximum-likelihood (1/n_k) class covariances
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 def make_xy(n=300, d=4, k=3, seed=0):
     """Correlated Gaussian classes with unequal sizes."""

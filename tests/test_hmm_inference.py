@@ -13,14 +13,6 @@ TOL = 1e-6
 IMPLS = [pytest.param(inference, id="sequential"), pytest.param(parallel, id="parallel")]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny per-step ops: extra threads only add contention on a shared 2-core CPU."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 def _model(k, seed=0, batch=(), t=5):
     g = torch.Generator().manual_seed(seed)

@@ -11,13 +11,6 @@ from ppl_models.hmm import parallel
 F64 = torch.float64
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 def _truth():
     trans = torch.tensor([[0.95, 0.05], [0.1, 0.9]], dtype=F64)

@@ -30,14 +30,6 @@ from ppl_models.mixtures import (
 TYPES = ["full", "diag"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """These problems are tiny: one intra-op thread avoids OpenMP overhead on a busy CPU."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 def _blobs(n=300, d=3, k=3, seed=0, dtype=torch.float64):
     g = torch.Generator().manual_seed(seed)

@@ -26,13 +26,6 @@ from ppl_models.mixtures.pyro_models import (
 PRIOR = MixturePrior(concentration=1.5, loc_scale=4.0, scale_sd=0.8)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 def _data(n=120, d=2, seed=0):
     g = torch.Generator().manual_seed(seed)

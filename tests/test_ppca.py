@@ -19,14 +19,6 @@ from ppl_models.ppca import (
 F64 = torch.float64
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Small linear algebra is much faster on one thread on a shared 2-core machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 def make_data(n=400, d=8, q=2, noise=0.5, seed=0, dtype=F64):
     """Data from a PPCA model with a moderate signal-to-noise ratio (EM converges fast)."""

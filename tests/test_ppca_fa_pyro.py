@@ -23,13 +23,6 @@ from ppl_models.ppca import (
 F64 = torch.float64
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 def make_fa_data(n=400, d=8, q=2, seed=0):
     g = torch.Generator().manual_seed(seed)
