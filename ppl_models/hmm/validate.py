@@ -6,6 +6,8 @@ from typing import NamedTuple
 
 import torch
 
+from ..validation import check_int
+
 
 class Checked(NamedTuple):
     """Validated inference inputs, all in one floating dtype on one device."""
@@ -100,9 +102,7 @@ def check_inputs(log_init, log_trans, log_lik, lengths=None) -> Checked:
 
 def check_positive_int(value, name: str) -> int:
     """``value`` must be an int >= 1."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return value
+    return check_int(value, name, low=1)
 
 
 def check_generator(generator, name: str = "generator") -> None:

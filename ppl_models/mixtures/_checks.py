@@ -2,32 +2,15 @@
 
 from __future__ import annotations
 
-import numbers
-
-import numpy as np
 import torch
+
+from ..validation import check_int, check_matrix, check_nonneg  # noqa: F401
 
 
 def check_data(X, name: str = "X", dim: int | None = None, dtype: torch.dtype | None = None,
                min_rows: int = 1) -> torch.Tensor:
     """A finite floating ``(N, D)`` tensor (numpy arrays are converted; ``dtype`` casts)."""
-    if isinstance(X, np.ndarray):
-        X = torch.as_tensor(X)
-    if not torch.is_tensor(X):
-        raise ValueError(f"{name} must be a torch.Tensor or numpy array, got {type(X).__name__}")
-    if X.ndim != 2:
-        raise ValueError(f"{name} must have shape (N, D), got {tuple(X.shape)}")
-    if not torch.is_floating_point(X):
-        raise ValueError(f"{name} must be floating point, got {X.dtype}")
-    if X.shape[0] < min_rows or X.shape[1] < 1:
-        raise ValueError(f"{name} needs at least {min_rows} row(s) and one column, got {tuple(X.shape)}")
-    if not bool(torch.isfinite(X).all()):
-        raise ValueError(f"{name} contains NaN or infinite values")
-    if dim is not None and X.shape[1] != dim:
-        raise ValueError(f"{name} has {X.shape[1]} columns but the mixture has dimension {dim}")
-    if dtype is not None and X.dtype != dtype:
-        X = X.to(dtype)
-    return X
+    return check_matrix(X, name, min_rows=min_rows, dim=dim, dtype=dtype, allow_numpy=True)
 
 
 def check_params(params) -> tuple[int, int]:
@@ -51,21 +34,3 @@ def check_params(params) -> tuple[int, int]:
     if bool((w < 0).any()) or abs(float(w.sum()) - 1.0) > 1e-4:
         raise ValueError("params.weights must be non-negative and sum to one")
     return int(K), int(D)
-
-
-def check_int(value, name: str, low: int, high: int | None = None) -> int:
-    """An int in ``[low, high]``."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise ValueError(f"{name} must be an int, got {value!r}")
-    if value < low or (high is not None and value > high):
-        rng = f">= {low}" if high is None else f"in [{low}, {high}]"
-        raise ValueError(f"{name} must be {rng}, got {value}")
-    return int(value)
-
-
-def check_nonneg(value, name: str) -> float:
-    """A finite float ``>= 0``."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value) \
-            or value < 0:
-        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
-    return float(value)

@@ -4,20 +4,12 @@ from __future__ import annotations
 
 import torch
 
+from ..validation import check_int, check_matrix, check_nonneg, check_seed  # noqa: F401
+
 
 def check_data(X, name: str = "X", min_rows: int = 2) -> torch.Tensor:
     """``X`` must be a finite floating-point ``(N, D)`` tensor with ``N >= min_rows``."""
-    if not torch.is_tensor(X):
-        raise ValueError(f"{name} must be a torch.Tensor, got {type(X).__name__}")
-    if X.ndim != 2:
-        raise ValueError(f"{name} must have shape (N, D), got {tuple(X.shape)}")
-    if not torch.is_floating_point(X):
-        raise ValueError(f"{name} must be a floating-point tensor, got {X.dtype}")
-    if X.shape[0] < min_rows or X.shape[1] < 1:
-        raise ValueError(f"{name} needs at least {min_rows} rows and 1 column, got {tuple(X.shape)}")
-    if not torch.isfinite(X).all():
-        raise ValueError(f"{name} contains NaN or infinite values")
-    return X
+    return check_matrix(X, name, min_rows=min_rows)
 
 
 def check_q(q, dim: int) -> int:
@@ -30,21 +22,11 @@ def check_q(q, dim: int) -> int:
 
 
 def check_positive_int(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return value
+    return check_int(value, name, low=1)
 
 
 def check_nonneg_float(value, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
-        raise ValueError(f"{name} must be a non-negative number, got {value!r}")
-    return float(value)
-
-
-def check_seed(seed) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
-    return seed
+    return check_nonneg(value, name)
 
 
 def check_loading(mean, W, dim_name: str = "params") -> None:
