@@ -107,3 +107,14 @@ def test_normalize_scrubs_paths_and_metadata():
     assert nb.cells[0].outputs[0]["text"] == "saved to <repo>/x.pt and <path>\n"
     assert set(nb.metadata) == {"kernelspec", "language_info"}
     nbformat.validate(nb)
+
+
+def test_write_summary_has_one_row_per_chapter(tmp_path):
+    rows = [{"chapter": "00_a", "seconds": 1.25, "status": "ok", "headlines": [{"x": 1.5}]},
+            {"chapter": "01_b", "seconds": float("nan"), "status": "FAILED: X", "headlines": []}]
+    run_chapters.write_summary(rows, tmp_path / "summary.md", "full")
+    text = (tmp_path / "summary.md").read_text()
+    assert "Mode: full" in text
+    lines = [ln for ln in text.splitlines() if ln.startswith("| 0")]
+    assert lines[0].startswith("| 00_a | 1.2 | cpu") or lines[0].startswith("| 00_a | 1.2 | cuda")
+    assert lines[0].endswith("| ok | x=1.5 |") and "FAILED: X | - |" in lines[1]

@@ -107,12 +107,12 @@ def write_summary(rows: list[dict], path: Path, mode: str) -> None:
         f"Mode: {mode}. Device: {device}. CPU cores: {os.cpu_count()}. "
         f"Python {platform.python_version()}, torch {torch.__version__}.",
         "",
-        "| chapter | wall time (s) | status | headline numbers |",
-        "|---|---:|---|---|",
+        "| chapter | wall time (s) | device | status | headline numbers |",
+        "|---|---:|---|---|---|",
     ]
     for r in rows:
         heads = "; ".join(f"{k}={v}" for h in r["headlines"] for k, v in sorted(h.items()))
-        lines.append(f"| {r['chapter']} | {r['seconds']:.1f} | {r['status']} | {heads or '-'} |")
+        lines.append(f"| {r['chapter']} | {r['seconds']:.1f} | {device} | {r['status']} | {heads or '-'} |")
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
