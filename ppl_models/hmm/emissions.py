@@ -29,6 +29,7 @@ from typing import Any, NamedTuple
 import torch
 
 from ppl_models.hmm.validate import check_probs, check_tensor
+from ppl_models.validation import check_nonneg
 
 __all__ = [
     "Emission", "CategoricalParams", "GaussianDiagParams", "GaussianFullParams", "PoissonParams",
@@ -223,6 +224,15 @@ def _gaussian_moments(x, weights):
     return w, xf, post, obs
 
 
+def _gaussian_m_step_stats(x, weights, reg_covar):
+    """Checked inputs of a Gaussian M-step, the weighted moments and the new means ``(K, D)``."""
+    x = _check_vectors(x)
+    weights = _check_weights(weights, x.shape[:-1])
+    check_nonneg(reg_covar, "reg_covar")
+    w, xf, post, obs = _gaussian_moments(x, weights)
+    return w, xf, post, obs, _safe_div(obs, post[:, None])
+
+
 def gaussian_diag_m_step(x: torch.Tensor, weights: torch.Tensor,
                          reg_covar: float = 0.0) -> GaussianDiagParams:
     r""":math:`\mu_k = \sum_t w_{tk} x_t / N_k`, :math:`\sigma^2_{kd} = \sum_t w_{tk}(x_{td}-\mu_{kd})^2/N_k
@@ -234,12 +244,7 @@ def gaussian_diag_m_step(x: torch.Tensor, weights: torch.Tensor,
     Returns:
         :class:`GaussianDiagParams`.
     """
-    x = _check_vectors(x)
-    weights = _check_weights(weights, x.shape[:-1])
-    if not reg_covar >= 0:
-        raise ValueError(f"reg_covar must be >= 0, got {reg_covar}")
-    w, xf, post, obs = _gaussian_moments(x, weights)
-    means = _safe_div(obs, post[:, None])
+    w, xf, post, obs, means = _gaussian_m_step_stats(x, weights, reg_covar)
     obs2 = w.T @ xf**2
     c_n = obs2 - 2 * means * obs + means**2 * post[:, None]
     return GaussianDiagParams(means, _safe_div(c_n, post[:, None]) + reg_covar)
@@ -288,12 +293,7 @@ def gaussian_full_m_step(x: torch.Tensor, weights: torch.Tensor,
     Returns:
         :class:`GaussianFullParams`.
     """
-    x = _check_vectors(x)
-    weights = _check_weights(weights, x.shape[:-1])
-    if not reg_covar >= 0:
-        raise ValueError(f"reg_covar must be >= 0, got {reg_covar}")
-    w, xf, post, obs = _gaussian_moments(x, weights)
-    means = _safe_div(obs, post[:, None])
+    w, xf, post, obs, means = _gaussian_m_step_stats(x, weights, reg_covar)
     outer = torch.einsum("nk,nd,ne->kde", w, xf, xf)
     om = obs.unsqueeze(-1) * means.unsqueeze(-2)  # (K, D, D)
     c_n = outer - om - om.transpose(-1, -2) + post[:, None, None] * means.unsqueeze(-1) * means.unsqueeze(-2)
@@ -377,8 +377,7 @@ def categorical_emission() -> Emission:
 
 def gaussian_diag_emission(reg_covar: float = 1e-6) -> Emission:
     """Gaussian emissions with diagonal covariances; ``reg_covar`` keeps variances away from zero."""
-    if not reg_covar >= 0:
-        raise ValueError(f"reg_covar must be >= 0, got {reg_covar}")
+    check_nonneg(reg_covar, "reg_covar")
     return Emission("gaussian_diag", gaussian_diag_log_lik,
                     partial(gaussian_diag_m_step, reg_covar=reg_covar),
                     partial(_gaussian_init, full=False, reg_covar=reg_covar), _gaussian_sample,
@@ -387,8 +386,7 @@ def gaussian_diag_emission(reg_covar: float = 1e-6) -> Emission:
 
 def gaussian_full_emission(reg_covar: float = 1e-6) -> Emission:
     """Gaussian emissions with full covariances."""
-    if not reg_covar >= 0:
-        raise ValueError(f"reg_covar must be >= 0, got {reg_covar}")
+    check_nonneg(reg_covar, "reg_covar")
     n_free = lambda p: p.means.numel() + p.means.shape[0] * p.means.shape[1] * (p.means.shape[1] + 1) // 2
     return Emission("gaussian_full", gaussian_full_log_lik,
                     partial(gaussian_full_m_step, reg_covar=reg_covar),
