@@ -10,7 +10,7 @@ from ..mixtures import GMMParams, gmm_component_log_prob, gmm_n_parameters, gmm_
 from . import not_attempted
 
 __all__ = ["check_exercise_1", "check_exercise_2", "check_exercise_3",
-           "solution_1", "solution_2", "solution_3", "exercise_problem"]
+           "solution_1", "solution_2", "solution_3", "exercise_problem", "far_points"]
 
 
 def exercise_problem(seed: int = 0, n: int = 40, d: int = 3, k: int = 3) -> tuple[GMMParams, torch.Tensor]:
@@ -57,25 +57,52 @@ def check_exercise_1(answer) -> bool:
 
 
 def _check_function(label: str, answer: Callable, expected: torch.Tensor, got_fn: Callable,
-                    hint: str) -> bool:
+                    hint: str, quiet: bool = False) -> bool:
     if not callable(answer):
         raise AssertionError(f"{label}: expected a function, got {type(answer).__name__}")
     got = torch.as_tensor(got_fn(answer), dtype=torch.float64)
     if got.shape != expected.shape or not torch.allclose(got, expected, rtol=0, atol=1e-6):
         raise AssertionError(f"{label}: your function disagrees with the reference. Hint: {hint}")
-    print(f"{label}: Correct")
+    if not quiet:
+        print(f"{label}: Correct")
     return True
 
 
+def far_points(params: GMMParams, n: int = 5, distance: float = 200.0, seed: int = 0) -> torch.Tensor:
+    r"""``n`` points at ``distance`` from the origin, far from every component of ``params``.
+
+    There every density :math:`\pi_k\,\mathcal N(x\mid\mu_k,\Sigma_k)` is below the smallest float64
+    (:math:`\log` density :math:`\ll -745`), so a probability-space answer gives :math:`0/0`, while the
+    log-space responsibilities stay well defined.
+
+    Returns:
+        ``(n, D)`` float64 points.
+    """
+    g = torch.Generator().manual_seed(seed)
+    u = torch.randn(n, params.means.shape[1], generator=g, dtype=torch.float64)
+    x = distance * u / u.norm(dim=1, keepdim=True)
+    if float(gmm_component_log_prob(params, x).max()) > -800.0:
+        raise ValueError("distance is too small: some density does not underflow in float64")
+    return x
+
+
 def check_exercise_2(answer: Callable | None) -> bool:
-    """Exercise 2: a function ``(weights, means, covariances, X) -> (N, K)`` responsibilities."""
+    """Exercise 2: a function ``(weights, means, covariances, X) -> (N, K)`` responsibilities.
+
+    It is tested on ordinary points and on points far from every component (:func:`far_points`),
+    where a probability-space computation underflows to ``0/0``.
+    """
     if not_attempted("Exercise 2", answer):
         return False
     params, X = exercise_problem()
-    return _check_function("Exercise 2", answer, gmm_responsibilities(params, X),
-                           lambda f: f(*params, X),
-                           "work with log-probabilities and normalise with logsumexp/softmax; "
-                           "the far-away points underflow in probability space")
+    far = far_points(params)
+    _check_function("Exercise 2", answer, gmm_responsibilities(params, X), lambda f: f(*params, X),
+                    "r_nk = pi_k N(x_n | mu_k, Sigma_k) / sum_j pi_j N(x_n | mu_j, Sigma_j)", quiet=True)
+    return _check_function("Exercise 2", answer, gmm_responsibilities(params, far),
+                           lambda f: f(*params, far),
+                           "your answer is wrong on points far from every component: there every "
+                           "density underflows to 0 in probability space; work with log-probabilities "
+                           "and normalise with logsumexp/softmax")
 
 
 def check_exercise_3(answer: Callable | None) -> bool:
