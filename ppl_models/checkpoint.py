@@ -1,9 +1,11 @@
 """Checkpoints: atomic save, safe load, and ``load_or_train`` for fast chapter re-runs.
 
 A checkpoint is one ``.pt`` file holding ``{"state": <tensors>, "config": <plain dict>,
-"extra": <plain data>}``. Saving writes a temporary file in the same folder and renames it,
-so an interrupted save never leaves a half-written checkpoint. Loading uses
+"extra": <plain data>, "meta": <plain data>}``. Saving writes a temporary file in the same
+folder and renames it, so an interrupted save never leaves a half-written checkpoint. Loading uses
 ``torch.load(weights_only=True)``: only tensors and plain Python containers are accepted.
+``load_or_train`` keys its cache by name, config, a fingerprint of the training data and an
+explicit model version, so a cached model is never reused after any of them changed.
 """
 
 from __future__ import annotations
@@ -17,9 +19,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
-__all__ = ["save", "load", "config_dict", "cache_dir", "load_or_train"]
+__all__ = ["save", "load", "config_dict", "cache_dir", "fingerprint", "load_or_train"]
 
 
 def config_dict(cfg: Any) -> dict:
@@ -45,8 +48,12 @@ def _json_default(obj):
 
 
 def save(path: str | os.PathLike, state: dict[str, Any], cfg: Any = None,
-         extra: dict[str, Any] | None = None) -> Path:
-    """Atomically write ``state`` (e.g. ``module.state_dict()``) with its config beside it."""
+         extra: dict[str, Any] | None = None, *, meta: dict[str, Any] | None = None) -> Path:
+    """Atomically write ``state`` (e.g. ``module.state_dict()``) with its config beside it.
+
+    ``meta`` (plain data) records what the state was trained from; :func:`load_or_train` stores
+    its name, data fingerprint and model version there.
+    """
     if not isinstance(state, dict):
         raise ValueError(f"state must be a dict of tensors, got {type(state).__name__}")
     path = Path(path)
@@ -55,6 +62,7 @@ def save(path: str | os.PathLike, state: dict[str, Any], cfg: Any = None,
         "state": {k: v.detach().cpu() if torch.is_tensor(v) else v for k, v in state.items()},
         "config": None if cfg is None else config_dict(cfg),
         "extra": extra or {},
+        "meta": meta or {},
     }
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
     os.close(fd)
@@ -93,31 +101,102 @@ def cache_dir() -> Path:
     return path
 
 
-def load_or_train(name: str, cfg: Any, train_fn: Callable[[], tuple[dict, dict | None]],
+def fingerprint(*arrays) -> str:
+    r"""A sha256 fingerprint of one or more arrays: dtype, shape and contiguous CPU bytes of each.
+
+    .. math:: \mathrm{fp}(a_1, \dots, a_n) = \mathrm{sha256}\big(n, (\mathrm{dtype}_i,
+        \mathrm{shape}_i, \mathrm{bytes}_i)_{i=1}^n\big)
+
+    A torch tensor and a numpy array with the same dtype, shape and values give the same
+    fingerprint (numpy arrays are viewed as tensors first). Takes ~10 ms for 4,000 x 784
+    float32 on one CPU core; a tensor on an accelerator is copied to the CPU first.
+
+    Args:
+        *arrays: torch tensors or numpy arrays (any shape, numeric or bool dtype), at least one.
+
+    Returns:
+        a 64-character hex digest.
+    """
+    return _fingerprint(arrays, "arrays")
+
+
+def _fingerprint(arrays: tuple | list, name: str) -> str:
+    if not arrays:
+        raise ValueError(f"{name}: give at least one tensor or numpy array to fingerprint")
+    h = hashlib.sha256(f"ppl-fingerprint-v1:{len(arrays)}".encode())
+    for i, a in enumerate(arrays):
+        t = _as_cpu_tensor(a, f"{name}[{i}]")
+        h.update(f"|{t.dtype}|{tuple(t.shape)}|".encode())
+        flat = t.reshape(-1)
+        h.update(flat.view(torch.uint8).numpy().data if flat.numel() else b"")
+    return h.hexdigest()
+
+
+def _as_cpu_tensor(a, name: str) -> torch.Tensor:
+    if isinstance(a, np.ndarray):
+        try:
+            a = torch.from_numpy(np.ascontiguousarray(a))
+        except TypeError as err:
+            raise ValueError(f"{name} has a dtype torch cannot hold: {a.dtype}") from err
+    if not torch.is_tensor(a):
+        raise ValueError(f"{name} must be a torch.Tensor or numpy array, got {type(a).__name__}")
+    return a.detach().cpu().contiguous()
+
+
+def _check_version(version) -> int | str:
+    ok_int = isinstance(version, int) and not isinstance(version, bool)
+    ok_str = isinstance(version, str) and 0 < len(version) <= 64 and version.isprintable()
+    if not (ok_int or ok_str):
+        raise ValueError(f"version must be an int or a short (1-64 character) string, got {version!r}")
+    return version
+
+
+def _data_fingerprint(data) -> str:
+    if isinstance(data, (tuple, list)):
+        return _fingerprint(data, "data")
+    if not (torch.is_tensor(data) or isinstance(data, np.ndarray)):
+        raise ValueError(f"data must be a tensor/array or a tuple/list of them, got {type(data).__name__}")
+    return _fingerprint((data,), "data")
+
+
+def load_or_train(name: str, cfg: Any, train_fn: Callable[[], tuple[dict, dict | None]], *,
+                  data, version: int | str,
                   directory: str | os.PathLike | None = None) -> tuple[dict, dict, bool]:
-    """Reuse a cached checkpoint whose config equals ``cfg``; otherwise train and cache.
+    r"""Reuse a cached checkpoint trained with this name, config, data and version; else train.
+
+    The cache key is :math:`\mathrm{sha256}(\text{name}, \text{cfg}, \mathrm{fp}(\text{data}),
+    \text{version})`; all four are also stored in the checkpoint and compared on load, so a
+    model is never reused after its config, its training data or its code (``version``) changed.
+    A corrupted cache file is rebuilt.
 
     Args:
         name: a short file-name-safe label, e.g. ``"vae_mnist"``.
-        cfg: the config dataclass/dict; the cache key is a hash of it (with ``name``).
+        cfg: the config dataclass/dict (JSON-able).
         train_fn: ``train_fn() -> (state_dict, extra)`` runs the training.
+        data: what ``train_fn`` trains on: a tensor/numpy array or a tuple/list of them
+            (see :func:`fingerprint`).
+        version: an int or short string the caller bumps when the model/training code changes
+            behaviour (e.g. ``vae.MODEL_VERSION``).
+        directory: the cache folder (default :func:`cache_dir`).
 
     Returns:
         ``(state, extra, cached)``: ``cached`` is True when nothing was trained.
     """
     if not isinstance(name, str) or not name or not all(c.isalnum() or c in "-_" for c in name):
         raise ValueError(f"name must be a non-empty [A-Za-z0-9_-] string, got {name!r}")
+    if not callable(train_fn):
+        raise ValueError(f"train_fn must be callable, got {type(train_fn).__name__}")
     cfg_d = config_dict(cfg)
-    key = hashlib.sha256(json.dumps([name, cfg_d], sort_keys=True).encode()).hexdigest()[:16]
-    path = Path(directory) if directory is not None else cache_dir()
-    path = path / f"{name}-{key}.pt"
+    meta = {"name": name, "fingerprint": _data_fingerprint(data), "version": _check_version(version)}
+    key = hashlib.sha256(json.dumps([cfg_d, meta], sort_keys=True).encode()).hexdigest()[:16]
+    path = (Path(directory) if directory is not None else cache_dir()) / f"{name}-{key}.pt"
     if path.is_file():
         try:
             payload = load(path)
-            if payload.get("config") == cfg_d:
+            if payload.get("config") == cfg_d and payload.get("meta") == meta:
                 return payload["state"], payload.get("extra", {}), True
         except ValueError:
             pass  # a corrupted cache entry is simply rebuilt
     state, extra = train_fn()
-    save(path, state, cfg_d, extra)
+    save(path, state, cfg_d, extra, meta=meta)
     return load(path)["state"], extra or {}, False
