@@ -17,6 +17,9 @@ Environment variables
 ``PPL_DEVICE``    ``cpu``, ``cuda`` or ``cuda:N``; default: ``cuda`` when available.
 ``PPL_JAX_CPU_DEVICES``  number of host CPU devices JAX exposes (default 2), so NumPyro can
                   run chains in parallel on a CPU.
+``PPL_THREADS``   torch intra-op threads set by :func:`set_threads` (default 1 on a CPU, where
+                  the course's small tensors run fastest on one thread of a shared machine;
+                  torch's own default on a GPU machine).
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ __all__ = [
     "jax_key",
     "jax_split",
     "describe",
+    "set_threads",
     "RunSize",
 ]
 
@@ -111,6 +115,39 @@ def get_device(name: str | None = None) -> torch.device:
     elif dev.type != "cpu":
         raise ValueError(f"device {requested!r}: only 'cpu' and 'cuda[:N]' are supported")
     return dev
+
+
+def set_threads(n: int | None = None) -> int:
+    """Set torch's intra-op thread count once for a run: ``n``, else ``PPL_THREADS``, else a default.
+
+    The default is 1 thread when the device is the CPU: the course's tensors are small, and on
+    a shared 2-core machine one thread is several times faster than two that fight over the
+    cores. On a GPU machine torch's own default is kept. A learner changes the count with the
+    ``PPL_THREADS`` environment variable, never by editing a setup cell.
+
+    Returns:
+        The thread count now in force.
+
+    Raises:
+        ValueError: ``n`` or ``PPL_THREADS`` is not a positive integer.
+    """
+    if n is None:
+        raw = os.environ.get("PPL_THREADS", "").strip()
+        if raw:
+            try:
+                n = int(raw)
+            except ValueError:
+                raise ValueError(f"PPL_THREADS={raw!r} must be a positive integer") from None
+            if n < 1:
+                raise ValueError(f"PPL_THREADS={raw!r} must be a positive integer")
+        elif get_device().type == "cpu":
+            n = 1
+        else:
+            return torch.get_num_threads()
+    if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1:
+        raise ValueError(f"n must be a positive int, got {n!r}")
+    torch.set_num_threads(int(n))
+    return torch.get_num_threads()
 
 
 def seed_everything(seed: int) -> None:
@@ -205,7 +242,8 @@ def describe(device: torch.device | None = None) -> str:
     """One line for a chapter's setup cell: mode, device and the main library versions."""
     dev = device if device is not None else get_device()
     mode = "smoke" if is_smoke() else "full"
-    parts = [f"mode: {mode}", f"device: {dev.type}", f"torch {torch.__version__.split('+')[0]}"]
+    parts = [f"mode: {mode}", f"device: {dev.type}", f"threads: {torch.get_num_threads()}",
+             f"torch {torch.__version__.split('+')[0]}"]
     for mod in ("pyro", "numpyro", "jax"):
         if mod in sys.modules:
             parts.append(f"{mod} {sys.modules[mod].__version__}")

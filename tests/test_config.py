@@ -107,3 +107,29 @@ def test_describe_names_mode_and_device(clean_env):
     clean_env.setenv("PPL_SMOKE", "1")
     line = config.describe(torch.device("cpu"))
     assert "mode: smoke" in line and "device: cpu" in line and "torch" in line
+
+
+def test_set_threads_reads_env_and_defaults_to_one_on_cpu(clean_env):
+    before = torch.get_num_threads()
+    try:
+        clean_env.setenv("PPL_DEVICE", "cpu")
+        assert config.set_threads() == 1
+        clean_env.setenv("PPL_THREADS", "2")
+        assert config.set_threads() == 2
+        assert config.set_threads(1) == 1
+        assert "threads: 1" in config.describe(torch.device("cpu"))
+    finally:
+        torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize("bad", ["0", "-1", "two", "1.5"])
+def test_set_threads_rejects_bad_env(clean_env, bad):
+    clean_env.setenv("PPL_THREADS", bad)
+    with pytest.raises(ValueError, match="PPL_THREADS"):
+        config.set_threads()
+
+
+@pytest.mark.parametrize("bad", [0, -2, 1.5, True])
+def test_set_threads_rejects_bad_argument(bad):
+    with pytest.raises(ValueError, match="n must be"):
+        config.set_threads(bad)
