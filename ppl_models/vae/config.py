@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from .networks import check_image_shape
+from ..nets import check_image_shape
 
 __all__ = ["VAEConfig", "LIKELIHOODS", "ELBOS"]
 
@@ -47,6 +47,8 @@ class VAEConfig:
                 raise ValueError(f"{name} must be a positive int, got {v!r}")
         if not isinstance(self.warmup_epochs, int) or self.warmup_epochs < 0:
             raise ValueError(f"warmup_epochs must be a non-negative int, got {self.warmup_epochs!r}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise ValueError(f"seed must be a non-negative int, got {self.seed!r}")
         if any((not isinstance(h, int)) or h < 1 for h in self.hidden):
             raise ValueError(f"hidden must be positive ints, got {self.hidden!r}")
         if not (self.beta > 0):

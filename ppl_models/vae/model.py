@@ -25,8 +25,8 @@ import torch
 from pyro import poutine
 from torch import nn
 
+from ..nets import Decoder, Encoder, seeded
 from .config import VAEConfig
-from .networks import Decoder, Encoder
 
 __all__ = ["VAE", "check_data"]
 
@@ -54,6 +54,9 @@ class VAE(nn.Module):
         cfg: a :class:`VAEConfig` (networks, likelihood, beta).
         cond_dim: size of the observed condition ``c`` (0 for a plain VAE; the number of
             classes for a conditional VAE).
+
+    The initial weights are drawn from a generator seeded by ``cfg.seed`` (the global RNG state
+    is neither read nor changed), so the same config always builds the same network.
     """
 
     def __init__(self, cfg: VAEConfig, cond_dim: int = 0):
@@ -65,8 +68,9 @@ class VAE(nn.Module):
         self.cfg, self.cond_dim, self.z_dim, self.x_dim = cfg, cond_dim, cfg.z_dim, cfg.x_dim
         kw = dict(hidden=cfg.hidden, arch=cfg.arch, cond_dim=cond_dim, channels=cfg.channels,
                   activation=cfg.activation)
-        self.encoder = Encoder(cfg.image_shape, cfg.z_dim, **kw)
-        self.decoder = Decoder(cfg.image_shape, cfg.z_dim, **kw)
+        with seeded(cfg.seed):  # initial weights depend on cfg.seed only, not on the global RNG
+            self.encoder = Encoder(cfg.image_shape, cfg.z_dim, **kw)
+            self.decoder = Decoder(cfg.image_shape, cfg.z_dim, **kw)
         if cfg.likelihood == "gaussian":
             self.log_sigma = nn.Parameter(torch.zeros(cfg.x_dim))  # per-dimension noise scale
 

@@ -29,9 +29,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ..nets import MLP, Decoder, Encoder, seeded
 from .config import VAEConfig
 from .model import VAE, check_data
-from .networks import MLP, Decoder, Encoder
 
 __all__ = ["one_hot", "ConditionalVAE", "M2", "LinearGaussianVAE"]
 
@@ -58,7 +58,8 @@ class ConditionalVAE(VAE):
 
     def generate(self, labels: torch.Tensor) -> torch.Tensor:
         """Pixel means of one prior draw per label: ``(N,)`` ints -> ``(N, D)``."""
-        c = one_hot(labels, self.n_classes, next(self.parameters()).dtype).to(labels.device)
+        p = next(self.parameters())
+        c = one_hot(labels, self.n_classes, p.dtype).to(p.device)
         z = self.prior((len(labels),)).sample()
         return self.mean(z, c)
 
@@ -84,9 +85,10 @@ class M2(nn.Module):
         self.cfg, self.n_classes, self.alpha, self.x_dim = cfg, n_classes, float(alpha), cfg.x_dim
         kw = dict(hidden=cfg.hidden, arch=cfg.arch, cond_dim=n_classes, channels=cfg.channels,
                   activation=cfg.activation)
-        self.encoder = Encoder(cfg.image_shape, cfg.z_dim, **kw)
-        self.decoder = Decoder(cfg.image_shape, cfg.z_dim, **kw)
-        self.classifier = MLP(cfg.x_dim, cfg.hidden, n_classes, cfg.activation)
+        with seeded(cfg.seed):  # initial weights from cfg.seed only
+            self.encoder = Encoder(cfg.image_shape, cfg.z_dim, **kw)
+            self.decoder = Decoder(cfg.image_shape, cfg.z_dim, **kw)
+            self.classifier = MLP(cfg.x_dim, cfg.hidden, n_classes, cfg.activation)
 
     def _check(self, x: torch.Tensor, y: torch.Tensor | None) -> int:
         check_data(x, self.x_dim, "x", binary=True)
@@ -152,19 +154,22 @@ class LinearGaussianVAE(nn.Module):
     """Probabilistic PCA written as a VAE with a linear, full-covariance amortised guide.
 
     Args:
-        x_dim: data dimension D; z_dim: latent dimension q; dtype: parameter dtype.
+        x_dim: data dimension D; z_dim: latent dimension q; dtype: parameter dtype;
+        seed: seeds the random initial ``W`` and ``A`` (a private generator, not the global RNG).
     """
 
-    def __init__(self, x_dim: int, z_dim: int, dtype: torch.dtype = torch.float32):
+    def __init__(self, x_dim: int, z_dim: int, dtype: torch.dtype = torch.float32, seed: int = 0):
         super().__init__()
         if not isinstance(x_dim, int) or not isinstance(z_dim, int) or not (1 <= z_dim <= x_dim):
             raise ValueError(f"need ints 1 <= z_dim <= x_dim, got z_dim={z_dim!r}, x_dim={x_dim!r}")
         self.x_dim, self.z_dim = x_dim, z_dim
-        g = torch.Generator().manual_seed(0)
-        self.W = nn.Parameter(0.1 * torch.randn(x_dim, z_dim, generator=g, dtype=dtype))
+        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+            raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+        g = torch.Generator().manual_seed(seed)
+        self.W = nn.Parameter(0.1 * torch.randn(x_dim, z_dim, generator=g, dtype=dtype, device=g.device))
         self.mu = nn.Parameter(torch.zeros(x_dim, dtype=dtype))
         self.log_sigma2 = nn.Parameter(torch.zeros((), dtype=dtype))
-        self.A = nn.Parameter(0.1 * torch.randn(z_dim, x_dim, generator=g, dtype=dtype))
+        self.A = nn.Parameter(0.1 * torch.randn(z_dim, x_dim, generator=g, dtype=dtype, device=g.device))
         self.b = nn.Parameter(torch.zeros(z_dim, dtype=dtype))
         self.raw_tril = nn.Parameter(torch.zeros(z_dim, z_dim, dtype=dtype))  # log-diagonal
 
@@ -187,7 +192,7 @@ class LinearGaussianVAE(nn.Module):
             self.mu.copy_(mean)
             self.log_sigma2.copy_(torch.as_tensor(sigma2).log())
         s2 = self.log_sigma2.exp()
-        M = self.W.T @ self.W + s2 * torch.eye(self.z_dim, dtype=self.W.dtype)
+        M = self.W.T @ self.W + s2 * torch.eye(self.z_dim, dtype=self.W.dtype, device=self.W.device)
         Minv = torch.linalg.inv(M)
         self.A.copy_(Minv @ self.W.T)
         self.b.zero_()
@@ -234,14 +239,16 @@ class LinearGaussianVAE(nn.Module):
     def exact_log_likelihood(self, x: torch.Tensor) -> torch.Tensor:
         """:math:`\\log \\mathcal N(x; \\mu, WW^\\top + \\sigma^2 I)`, ``(N,)``."""
         check_data(x, self.x_dim)
-        C = self.W @ self.W.T + self.log_sigma2.exp() * torch.eye(self.x_dim, dtype=self.W.dtype)
+        eye = torch.eye(self.x_dim, dtype=self.W.dtype, device=self.W.device)
+        C = self.W @ self.W.T + self.log_sigma2.exp() * eye
         return dist.MultivariateNormal(self.mu, covariance_matrix=C).log_prob(x)
 
     def exact_posterior(self, x: torch.Tensor) -> dist.MultivariateNormal:
         """:math:`p(z \\mid x) = \\mathcal N(M^{-1}W^\\top(x-\\mu), \\sigma^2 M^{-1})`."""
         check_data(x, self.x_dim)
         s2 = self.log_sigma2.exp()
-        Minv = torch.linalg.inv(self.W.T @ self.W + s2 * torch.eye(self.z_dim, dtype=self.W.dtype))
+        eye = torch.eye(self.z_dim, dtype=self.W.dtype, device=self.W.device)
+        Minv = torch.linalg.inv(self.W.T @ self.W + s2 * eye)
         return dist.MultivariateNormal((x - self.mu) @ (Minv @ self.W.T).T, covariance_matrix=s2 * Minv)
 
     def elbo(self, x: torch.Tensor) -> torch.Tensor:

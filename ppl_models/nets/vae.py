@@ -1,10 +1,10 @@
-r"""Encoder and decoder networks, defined once and shared by every VAE variant.
+r"""The VAE's encoder and decoder networks, defined once and shared by every VAE variant.
 
 Every network maps flat inputs ``(..., D)`` (any number of leading batch dimensions, so the
 same module serves a mini-batch, a stack of importance samples, or an enumerated label) and
 may take an optional conditioning vector ``c`` (e.g. a one-hot label) of shape ``(..., C)``.
 
-* :class:`MLP`: ``Linear -> act -> ... -> Linear``.
+* the heads and the ``"mlp"`` bodies are :class:`~ppl_models.nets.mlp.MLP` networks.
 * :class:`Encoder`: :math:`x \mapsto (\mu_\phi(x, c), \sigma_\phi(x, c))` of a diagonal
   Gaussian :math:`q_\phi(z \mid x, c)`; body ``"mlp"`` or ``"conv"``.
 * :class:`Decoder`: :math:`z \mapsto \eta_\theta(z, c)`, the natural parameter of the pixel
@@ -22,16 +22,12 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-__all__ = ["MLP", "Encoder", "Decoder", "ARCHITECTURES", "check_image_shape"]
+from .common import activation as _activation
+from .mlp import MLP
+
+__all__ = ["Encoder", "Decoder", "ARCHITECTURES", "check_image_shape"]
 
 ARCHITECTURES = ("mlp", "conv")
-_ACTIVATIONS = {"softplus": nn.Softplus, "relu": nn.ReLU, "tanh": nn.Tanh, "elu": nn.ELU}
-
-
-def _activation(name: str) -> nn.Module:
-    if name not in _ACTIVATIONS:
-        raise ValueError(f"activation must be one of {sorted(_ACTIVATIONS)}, got {name!r}")
-    return _ACTIVATIONS[name]()
 
 
 def check_image_shape(image_shape: Sequence[int], arch: str) -> tuple[int, int]:
@@ -44,25 +40,6 @@ def check_image_shape(image_shape: Sequence[int], arch: str) -> tuple[int, int]:
     if arch == "conv" and (shape[0] % 4 or shape[1] % 4):
         raise ValueError(f"image_shape {shape} must have sides divisible by 4 for arch='conv'")
     return shape
-
-
-class MLP(nn.Module):
-    """A fully connected net ``in_dim -> hidden... -> out_dim`` acting on the last dimension."""
-
-    def __init__(self, in_dim: int, hidden: Sequence[int], out_dim: int, activation: str = "softplus"):
-        super().__init__()
-        if in_dim < 1 or out_dim < 1 or any(h < 1 for h in hidden):
-            raise ValueError(f"in_dim, out_dim and hidden must be >= 1, got {in_dim}, {hidden}, {out_dim}")
-        sizes = [in_dim, *hidden, out_dim]
-        layers: list[nn.Module] = []
-        for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
-            layers.append(nn.Linear(a, b))
-            if i < len(sizes) - 2:
-                layers.append(_activation(activation))
-        self.net = nn.Sequential(*layers)
-
-    def forward(self, h: torch.Tensor) -> torch.Tensor:
-        return self.net(h)
 
 
 def _cat(h: torch.Tensor, c: torch.Tensor | None) -> torch.Tensor:
