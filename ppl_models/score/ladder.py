@@ -1,0 +1,61 @@
+r"""The noise ladder of a noise-conditional score network (NCSN).
+
+Song & Ermon (2019) use levels :math:`\sigma_1 > \sigma_2 > \dots > \sigma_L` in geometric
+progression: :math:`\sigma_1` large enough that the perturbed modes overlap (so Langevin
+dynamics can move between them), :math:`\sigma_L` small enough that :math:`p_{\sigma_L}` is
+close to the data, and a constant ratio so neighbouring perturbed densities overlap.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ._checks import check_int, check_positive
+
+__all__ = ["geometric_sigmas", "check_ladder"]
+
+
+def geometric_sigmas(sigma_max: float, sigma_min: float, L: int, *, dtype: torch.dtype = torch.float64,
+                     device: torch.device | str | None = None) -> torch.Tensor:
+    r"""A decreasing geometric ladder from ``sigma_max`` to ``sigma_min``.
+
+    .. math::
+        \sigma_i = \sigma_{\max}\Big(\frac{\sigma_{\min}}{\sigma_{\max}}\Big)^{(i-1)/(L-1)},
+        \qquad i = 1, \dots, L,
+
+    so :math:`\sigma_1 = \sigma_{\max}`, :math:`\sigma_L = \sigma_{\min}` and every ratio
+    :math:`\sigma_{i+1}/\sigma_i = (\sigma_{\min}/\sigma_{\max})^{1/(L-1)}`.
+
+    Args:
+        sigma_max: largest level, ``> sigma_min``.
+        sigma_min: smallest level, ``> 0``.
+        L: number of levels, ``>= 2``.
+        dtype, device: of the returned tensor.
+
+    Returns:
+        ``(L,)`` tensor, strictly decreasing.
+    """
+    sigma_max = check_positive(sigma_max, "sigma_max")
+    sigma_min = check_positive(sigma_min, "sigma_min")
+    if not sigma_max > sigma_min:
+        raise ValueError(f"sigma_max must be > sigma_min, got sigma_max={sigma_max}, sigma_min={sigma_min}")
+    L = check_int(L, "L", low=2)
+    exponents = torch.linspace(0.0, 1.0, L, dtype=torch.float64)
+    sigmas = torch.exp(torch.log(torch.tensor(sigma_max, dtype=torch.float64))
+                       + exponents * (torch.log(torch.tensor(sigma_min / sigma_max, dtype=torch.float64))))
+    sigmas[0], sigmas[-1] = sigma_max, sigma_min  # exact endpoints
+    return sigmas.to(dtype=dtype, device=device)
+
+
+def check_ladder(sigmas, name: str = "sigmas") -> torch.Tensor:
+    """A 1-D floating tensor of finite, positive, strictly decreasing noise levels."""
+    if not torch.is_tensor(sigmas) or sigmas.ndim != 1 or sigmas.shape[0] < 1:
+        got = tuple(sigmas.shape) if torch.is_tensor(sigmas) else type(sigmas).__name__
+        raise ValueError(f"{name} must be a 1-D tensor of noise levels, got {got}")
+    if not torch.is_floating_point(sigmas):
+        raise ValueError(f"{name} must be a floating-point tensor, got {sigmas.dtype}")
+    if not bool(torch.isfinite(sigmas).all()) or bool((sigmas <= 0).any()):
+        raise ValueError(f"{name} must be finite and > 0")
+    if sigmas.shape[0] > 1 and not bool((sigmas[1:] < sigmas[:-1]).all()):
+        raise ValueError(f"{name} must be strictly decreasing (sigma_1 > ... > sigma_L)")
+    return sigmas
