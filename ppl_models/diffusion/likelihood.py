@@ -127,7 +127,7 @@ def ode_log_likelihood(score_fn: TensorFn, sde, x: torch.Tensor, t_min: float = 
     x = check_x(x, "x")
     check_choice(method, "method", ODE_METHODS)
     check_choice(divergence, "divergence", ("exact", "hutchinson"))
-    t_min = check_fraction(t_min, "t_min", 0.0, 1.0)
+    t_min = check_fraction(t_min, "t_min", 0.0, 1.0, open_high=True)
     t_max = check_fraction(t_max, "t_max", t_min, 1.0, open_low=True)
     if prior_log_prob is not None and not callable(prior_log_prob):
         raise ValueError("prior_log_prob must be callable as prior_log_prob(z) -> (B,)")

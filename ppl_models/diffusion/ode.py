@@ -103,6 +103,9 @@ def probability_flow_drift(score_fn: Callable[[torch.Tensor, torch.Tensor], torc
 
     def velocity(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         g2 = sde.diffusion(t) ** 2
-        return sde.drift(x, t) - 0.5 * g2.reshape(-1, *[1] * (x.ndim - 1)) * score_fn(x, t)
+        score = score_fn(x, t)
+        if not torch.is_tensor(score) or score.shape != x.shape:
+            raise ValueError(f"score_fn must return a tensor shaped like x {tuple(x.shape)}")
+        return sde.drift(x, t) - 0.5 * g2.reshape(-1, *[1] * (x.ndim - 1)) * score
 
     return velocity
