@@ -33,7 +33,7 @@ import torch
 import torch.nn.functional as F
 
 from ..validation import check_int, check_matrix, check_nonneg
-from .rbm import RBM, check_generator
+from .rbm import RBM, _bernoulli, check_generator
 
 __all__ = ["AISResult", "NLLResult", "exact_log_partition", "exact_log_likelihood", "base_rate_bias",
            "ais_betas", "ais_log_partition", "rbm_nll"]
@@ -202,7 +202,7 @@ def ais_log_partition(rbm: RBM, base_bias: torch.Tensor, betas: torch.Tensor, n_
     W, b, c = (p.detach().to(dtype) for p in (rbm.W, rbm.b, rbm.c))
     bA = base_bias.detach().to(device=dev, dtype=dtype)
     log_ZA = float(F.softplus(bA.double()).sum()) + rbm.n_hidden * math.log(2.0)
-    v = torch.bernoulli(torch.sigmoid(bA).expand(M, -1), generator=generator)   # exact p_0 samples
+    v = _bernoulli(torch.sigmoid(bA).expand(M, -1), generator)         # exact samples of p_0
     logw = torch.zeros(M, dtype=torch.float64, device=dev)
     db = b - bA
     for k in range(1, len(betas)):
@@ -210,8 +210,8 @@ def ais_log_partition(rbm: RBM, base_bias: torch.Tensor, betas: torch.Tensor, n_
         a = v @ W + c                                                      # (M, H)
         logw += ((bk - bprev) * (v @ db) + (F.softplus(bk * a) - F.softplus(bprev * a)).sum(-1)).double()
         if k < len(betas) - 1:  # Gibbs sweep on p_k, reusing a for p(h | v)
-            h = torch.bernoulli(torch.sigmoid(bk * a), generator=generator)
-            v = torch.bernoulli(torch.sigmoid(bk * (h @ W.T) + bA + bk * db), generator=generator)
+            h = _bernoulli(torch.sigmoid(bk * a), generator)
+            v = _bernoulli(torch.sigmoid(bk * (h @ W.T) + bA + bk * db), generator)
     log_mean_w = float(torch.logsumexp(logw, 0)) - math.log(M)
     w = torch.exp(logw - logw.max())
     std_err = float(w.std() / (math.sqrt(M) * w.mean()))

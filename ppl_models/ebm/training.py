@@ -27,7 +27,7 @@ import torch.nn.functional as F
 
 from ..train import TrainHistory, train
 from ..validation import check_int, check_nonneg
-from .rbm import RBM, check_binary, check_generator
+from .rbm import RBM, _bernoulli, check_binary, check_generator
 
 __all__ = ["RBMConfig", "CDResult", "init_rbm", "contrastive_divergence", "make_optimizer", "cd_step",
            "train_rbm"]
@@ -74,7 +74,7 @@ class CDResult(NamedTuple):
     Attributes:
         grad_W: ``(V, H)``. grad_b: ``(V,)``. grad_c: ``(H,)``.
         v_model: ``(M, V)`` the negative-phase visible samples.
-        h_chain: ``(M, H)`` hidden samples that continue the chains (PCD's state).
+        h_chain: ``(M, H)`` hidden samples that continue the chains (PCD's state); None for CD.
         loss: mean free energy of the data minus that of ``v_model`` (the surrogate).
     """
 
@@ -82,7 +82,7 @@ class CDResult(NamedTuple):
     grad_b: torch.Tensor
     grad_c: torch.Tensor
     v_model: torch.Tensor
-    h_chain: torch.Tensor
+    h_chain: torch.Tensor | None
     loss: torch.Tensor
 
 
@@ -107,19 +107,20 @@ def _cd(W, b, c, v0, k, generator, h_chain=None) -> CDResult:
     """Unchecked CD-k (``h_chain=None``) or PCD-k (continue from hidden samples ``h_chain``)."""
     a0 = v0 @ W + c                                      # (B, H) data pre-activations
     p0 = torch.sigmoid(a0)
-    h = torch.bernoulli(p0, generator=generator) if h_chain is None else h_chain
-    for _ in range(k):
-        vk = torch.bernoulli(torch.sigmoid(h @ W.T + b), generator=generator)  # (M, V)
+    h = _bernoulli(p0, generator) if h_chain is None else h_chain
+    for i in range(k):
+        vk = _bernoulli(torch.sigmoid(h @ W.T + b), generator)   # (M, V)
         ak = vk @ W + c                                  # (M, H)
         pk = torch.sigmoid(ak)
-        h = torch.bernoulli(pk, generator=generator)
+        if i < k - 1 or h_chain is not None:             # CD needs no hidden sample after the last sweep
+            h = _bernoulli(pk, generator)
     n0, nk = v0.shape[0], vk.shape[0]
     grad_W = vk.T @ pk / nk - v0.T @ p0 / n0
     grad_b = vk.mean(0) - v0.mean(0)
     grad_c = pk.mean(0) - p0.mean(0)
     fe0 = -(v0 @ b) - F.softplus(a0).sum(-1)
     fek = -(vk @ b) - F.softplus(ak).sum(-1)
-    return CDResult(grad_W, grad_b, grad_c, vk, h, fe0.mean() - fek.mean())
+    return CDResult(grad_W, grad_b, grad_c, vk, h if h_chain is not None else None, fe0.mean() - fek.mean())
 
 
 def contrastive_divergence(rbm: RBM, v: torch.Tensor, k: int, *, generator: torch.Generator,
@@ -176,7 +177,7 @@ def cd_step(rbm: RBM, optimizer: torch.optim.Optimizer, cfg: RBMConfig,
         W, b, c = rbm.W, rbm.b, rbm.c
         if cfg.persistent and state["h"] is None:
             v_init = v[torch.arange(n_chains, device=v.device) % v.shape[0]]
-            state["h"] = torch.bernoulli(torch.sigmoid(v_init @ W.detach() + c.detach()), generator=generator)
+            state["h"] = _bernoulli(torch.sigmoid(v_init @ W.detach() + c.detach()), generator)
         res = _cd(W.detach(), b.detach(), c.detach(), v, cfg.k, generator,
                   state["h"] if cfg.persistent else None)
         if cfg.persistent:
