@@ -26,6 +26,21 @@ def test_solutions_pass_and_wrong_answers_fail():
         ch00.check_exercise_3(float(np.mean([28, 8, -3, 7, -1, 1, 18, 12])))  # unweighted mean
 
 
+def test_exercise_2_rejects_the_unchanged_prior_and_accepts_the_right_answer():
+    from ppl_models import hierarchical as H
+
+    d = H.load_eight_schools()
+    unchanged = H.exact_posterior(d.se, d.effect).tau_mean          # HalfCauchy(5): 3.60
+    right = ch00.solution_2()                                         # HalfNormal(5): 3.29
+    assert unchanged - right > 2 * ch00.EXERCISE_2_ATOL
+    with pytest.raises(AssertionError, match="unchanged"):
+        ch00.check_exercise_2(unchanged)
+    with pytest.raises(AssertionError, match="Exercise 2"):
+        ch00.check_exercise_2(unchanged - 0.1)  # a Monte Carlo estimate under the old prior
+    assert ch00.check_exercise_2(right)
+    assert ch00.check_exercise_2(right + 0.1) and ch00.check_exercise_2(right - 0.1)  # MC error
+
+
 def test_known_values():
     assert ch00.solution_3() == pytest.approx(7.6856, abs=1e-3)  # BDA3 section 5.5: 7.7
     assert 0 < ch00.solution_2() < 3.6  # a HalfNormal prior pulls tau below the HalfCauchy mean

@@ -12,6 +12,7 @@ from ppl_models.generative_classifiers import (
     expected_calibration_error,
     learning_curves,
     log_loss,
+    prior_counts,
     sample_with_prior,
     stratified_subsample,
 )
@@ -78,6 +79,37 @@ def test_sample_with_prior_proportions():
     idx = sample_with_prior(y, torch.tensor([0.5, 0.3, 0.2]), 100, generator=torch.Generator().manual_seed(0))
     assert torch.bincount(y[idx]).tolist() == [50, 30, 20]
     assert len(set(idx.tolist())) == 100
+
+
+def test_sample_with_prior_realises_the_requested_prior():
+    """Skewed priors: counts within rounding of n * prior, sum to n, every class present."""
+    y = torch.arange(10).repeat_interleave(120)
+    gen = torch.Generator().manual_seed(0)
+    for decay, n in ((0.6, 250), (0.7, 100), (0.8, 57), (0.9, 333)):
+        prior = decay ** torch.arange(10, dtype=F64)
+        prior = prior / prior.sum()
+        idx = sample_with_prior(y, prior, n, generator=gen)
+        counts = torch.bincount(y[idx], minlength=10)
+        assert len(idx) == n and len(set(idx.tolist())) == n
+        assert torch.equal(counts, prior_counts(prior, n))
+        assert (counts.double() - n * prior).abs().max() < 1      # within rounding
+        assert (counts > 0).all()                                   # every class appears
+    # the old flooring bug: 0.6**k at n = 100 gave 44 zeros and no 8s or 9s
+    prior = 0.6 ** torch.arange(10, dtype=F64)
+    with pytest.raises(ValueError, match="n=100 is too small"):
+        prior_counts(prior / prior.sum(), 100)
+
+
+def test_prior_counts_is_largest_remainder():
+    assert prior_counts(torch.tensor([0.5, 0.3, 0.2], dtype=F64), 7).tolist() == [4, 2, 1]  # 3.5, 2.1, 1.4
+    assert prior_counts(torch.tensor([0.45, 0.35, 0.2], dtype=F64), 10).tolist() == [5, 3, 2]  # 4.5, 3.5, 2
+    p = torch.full((4,), 0.25, dtype=F64)
+    assert prior_counts(p, 4).tolist() == [1, 1, 1, 1]
+    for bad, match in ((lambda: prior_counts(p, 0), "n must"),
+                       (lambda: prior_counts(p.view(2, 2), 4), "prior"),
+                       (lambda: prior_counts(torch.tensor([0.5, 0.6]), 4), "prior")):
+        with pytest.raises(ValueError, match=match):
+            bad()
 
 
 def test_stratified_subsample_and_learning_curves():

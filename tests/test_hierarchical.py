@@ -37,6 +37,31 @@ def test_exact_posterior_against_brute_force_2d_grid(exact):
     assert abs(np.trapezoid(exact.tau_density, exact.tau_grid) - 1) < 1e-4
 
 
+def test_flat_prior_against_brute_force_2d_grid():
+    """BDA3 section 5.5's uniform prior p(mu, tau) = 1, integrated on a dense (mu, tau) grid."""
+    flat = H.exact_posterior(D.se, D.effect, H.FlatPrior())
+    mu = np.linspace(-60, 80, 2801)
+    tau = np.exp(np.linspace(np.log(1e-4), np.log(1e4), 3000))
+    m, t = mu[:, None, None], tau[None, :, None]
+    lj = stats.norm.logpdf(D.effect, m, np.sqrt(D.se**2 + t**2)).sum(-1) + np.log(t[..., 0])
+    w = np.exp(lj - lj.max())
+    integ = lambda f: np.trapezoid(np.trapezoid(w * f, np.log(tau), axis=1), mu)
+    z = integ(1.0)
+    assert abs(integ(mu[:, None]) / z - flat.mu_mean) < 1e-4
+    assert abs(integ(tau[None, :]) / z - flat.tau_mean) < 1e-3
+    assert np.isnan(flat.log_evidence)  # an improper prior has no evidence
+    assert flat.mu_mean == pytest.approx(7.93, abs=0.01) and flat.tau_mean == pytest.approx(6.58, abs=0.01)
+
+
+def test_flat_prior_is_the_limit_of_ever_wider_priors():
+    flat = H.exact_posterior(D.se, D.effect, H.FlatPrior())
+    wide = H.exact_posterior(D.se, D.effect, H.Prior(mu_scale=1e5, tau_scale=1e7))
+    for a, b in ((flat.mu_mean, wide.mu_mean), (flat.mu_sd, wide.mu_sd), (flat.tau_mean, wide.tau_mean)):
+        assert a == pytest.approx(b, rel=1e-6)
+    np.testing.assert_allclose(flat.theta_mean, wide.theta_mean, rtol=1e-6)
+    np.testing.assert_allclose(flat.tau_density, wide.tau_density, rtol=1e-5, atol=1e-10)
+
+
 def test_exact_posterior_known_values(exact):
     assert exact.mu_mean == pytest.approx(4.397, abs=2e-3)
     assert exact.tau_mean == pytest.approx(3.598, abs=2e-3)
@@ -74,12 +99,44 @@ def test_numpyro_nuts_matches_exact(exact):
     assert np.abs(np.asarray(s["theta"].mean(0)) - exact.theta_mean).max() < 1.0
 
 
+def test_compiled_numpyro_nuts_reuses_one_program(exact):
+    import jax
+
+    compiled = H.compile_numpyro_nuts(config.jax_key(0), D.se, D.effect, 300, 1000)
+    assert compiled.compile_seconds > 0
+    draws, seconds = compiled.run(config.jax_key(1))
+    assert draws["mu"].shape == (1000,) and draws["theta"].shape == (1000, 8) and seconds > 0
+    assert abs(float(draws["mu"].mean()) - exact.mu_mean) < 0.9  # ~4 MC standard errors
+    assert abs(float(draws["tau"].mean()) - exact.tau_mean) < 1.0
+    again, _ = compiled.run(config.jax_key(1))
+    other, _ = compiled.run(config.jax_key(2))
+    assert np.array_equal(again["mu"], draws["mu"]) and not np.array_equal(other["mu"], draws["mu"])
+    compiles = []
+    with jax.log_compiles(True):
+        import logging
+
+        handler = logging.Handler()
+        handler.emit = lambda rec: compiles.append(rec.getMessage())
+        logging.getLogger("jax").addHandler(handler)
+        try:
+            compiled.run(config.jax_key(3))
+        finally:
+            logging.getLogger("jax").removeHandler(handler)
+    assert not any("scan" in m or "chain" in m for m in compiles)  # the chain is not recompiled
+
+
 def test_pyro_nuts_runs_and_is_near_exact(exact):
     run = H.run_pyro_nuts(D.se, D.effect, 60, 100, seed=1)
     s = run.result.get_samples()
     theta = s["mu"][:, None] + s["tau"][:, None] * s["eta"]  # deterministic sites are not stored
     assert s["mu"].shape == (100,) and theta.shape == (100, 8)
     assert abs(float(s["mu"].mean()) - exact.mu_mean) < 2.0
+
+
+def test_pyro_nuts_with_jit_compile_runs():
+    run = H.run_pyro_nuts(D.se, D.effect, 30, 60, seed=1, jit_compile=True)
+    s = run.result.get_samples()
+    assert s["mu"].shape == (60,) and torch.isfinite(s["tau"]).all() and (s["tau"] > 0).all()
 
 
 def test_svi_elbo_is_below_the_exact_evidence(exact):
@@ -115,6 +172,10 @@ def test_bad_input():
         H.exact_posterior(D.se, D.effect[:3])
     with pytest.raises(ValueError, match="y contains NaN"):
         H.exact_posterior(D.se, np.full(8, np.nan))
+    with pytest.raises(ValueError, match="prior"):
+        H.exact_posterior(D.se, D.effect, prior="flat")
+    with pytest.raises(ValueError, match="num_warmup"):
+        H.compile_numpyro_nuts(config.jax_key(0), D.se, D.effect, 0, 10)
     with pytest.raises(ValueError, match="n_grid"):
         H.exact_posterior(D.se, D.effect, n_grid=10)
     with pytest.raises(ValueError, match="tau_family"):

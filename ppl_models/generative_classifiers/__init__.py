@@ -21,6 +21,7 @@ from .prior_shift import (
     estimate_prior_em,
     expected_calibration_error,
     log_loss,
+    prior_counts,
     sample_with_prior,
 )
 
@@ -29,6 +30,6 @@ __all__ = [
     "predict_log_proba", "with_prior", "sample_class_conditional", "ledoit_wolf_shrinkage",
     "n_covariance_parameters",
     "PriorEMResult", "adjust_log_proba", "estimate_prior_em", "log_loss", "expected_calibration_error",
-    "sample_with_prior",
+    "sample_with_prior", "prior_counts",
     "LearningCurves", "learning_curves", "crossover", "stratified_subsample",
 ]

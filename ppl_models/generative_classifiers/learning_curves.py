@@ -36,7 +36,7 @@ def stratified_subsample(y: torch.Tensor, n: int, generator: torch.Generator | N
     if (take > counts).any():
         raise ValueError("n: a class has fewer examples than requested")
     idx = [(y == k).nonzero().flatten()[torch.randperm(int(counts[k]), generator=generator)[: int(take[k])]]
-           for k in range(K)]
+           for k in range(K)]  # device-free: CPU-generator indices; indexing accepts them on any device
     return torch.cat(idx)
 
 

@@ -26,6 +26,7 @@ __all__ = [
     "log_loss",
     "expected_calibration_error",
     "sample_with_prior",
+    "prior_counts",
 ]
 
 
@@ -152,23 +153,64 @@ def expected_calibration_error(proba: torch.Tensor, y: torch.Tensor, n_bins: int
     return float(gap.abs().sum() / len(y))
 
 
+def prior_counts(prior: torch.Tensor, n: int) -> torch.Tensor:
+    r"""Split ``n`` items into integer class counts proportional to ``prior`` (largest remainders).
+
+    Each class first gets :math:`\lfloor n\pi_k\rfloor`; the items left over go one each to the
+    classes with the largest remainders :math:`n\pi_k - \lfloor n\pi_k\rfloor` (Hamilton's
+    method), so :math:`|c_k - n\pi_k| < 1` for every class and :math:`\sum_k c_k = n`.
+
+    Args:
+        prior: ``(K,)`` positive probabilities summing to one.
+        n: total count.
+
+    Returns:
+        ``(K,)`` int64 counts.
+
+    Raises:
+        ValueError: a class would get no item (``n`` is too small for ``prior``).
+    """
+    if not torch.is_tensor(prior) or prior.ndim != 1:
+        raise ValueError("prior must be a 1-D tensor")
+    prior = _check_prior(prior, prior.shape[0], "prior").double()
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"n must be a positive int, got {n!r}")
+    share = prior * n
+    counts = torch.floor(share).long()
+    rest = n - int(counts.sum())
+    order = torch.argsort(share - counts, descending=True, stable=True)
+    counts[order[:rest]] += 1
+    if (counts == 0).any():
+        missing = torch.nonzero(counts == 0).flatten().tolist()
+        raise ValueError(f"n={n} is too small: class(es) {missing} with positive prior would get no "
+                         f"example; n >= {int(torch.ceil(1 / prior.min()))} always works")
+    return counts
+
+
 def sample_with_prior(y: torch.Tensor, prior: torch.Tensor, n: int,
                       generator: torch.Generator | None = None) -> torch.Tensor:
-    """Indices of ``n`` examples of ``y`` drawn (without replacement) in proportions ``prior``.
+    r"""Indices of ``n`` examples of ``y`` drawn (without replacement) in proportions ``prior``.
 
-    Builds a label-shifted evaluation set; raises if a class has too few examples.
+    Builds a label-shifted evaluation set whose class counts are :func:`prior_counts`
+    ``(prior, n)``: each within one example of :math:`n\pi_k`, every class present.
+
+    Args:
+        y: ``(N,)`` labels in ``0..K-1``.
+        prior: ``(K,)`` the requested class proportions.
+        n: size of the shifted set.
+        generator: torch generator for the draws.
 
     Returns:
         ``(n,)`` int64 indices into ``y``, shuffled.
+
+    Raises:
+        ValueError: bad arguments, or a class has fewer examples than its count needs.
     """
     if not torch.is_tensor(y) or y.ndim != 1:
         raise ValueError("y must be a 1-D label tensor")
     K = int(y.max()) + 1
-    prior = _check_prior(prior, K, "prior")
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"n must be a positive int, got {n!r}")
-    want = torch.floor(prior.double() * n).long()
-    want[torch.argmax(prior)] += n - int(want.sum())
+    _check_prior(prior, K, "prior")
+    want = prior_counts(prior, n)
     out = []
     for k in range(K):
         pool = (y == k).nonzero().flatten()

@@ -21,8 +21,8 @@ import torch
 
 from ..data import DATA_DIR
 
-__all__ = ["EightSchools", "Prior", "DEFAULT_PRIOR", "load_eight_schools", "pyro_model", "numpyro_model",
-           "pyro_log_joint", "numpyro_log_joint", "check_data"]
+__all__ = ["EightSchools", "Prior", "FlatPrior", "DEFAULT_PRIOR", "load_eight_schools", "pyro_model",
+           "numpyro_model", "pyro_log_joint", "numpyro_log_joint", "check_data"]
 
 TAU_FAMILIES = ("half_cauchy", "half_normal")
 
@@ -44,6 +44,16 @@ class Prior:
 
 
 DEFAULT_PRIOR = Prior()
+
+
+@dataclass(frozen=True)
+class FlatPrior:
+    r"""The uniform prior :math:`p(\mu, \tau) \propto 1` of BDA3 section 5.5.
+
+    Improper, so it has no evidence :math:`\log p(y)` and no Pyro/NumPyro model (which needs a
+    distribution to sample from); only :func:`~.exact.exact_posterior` accepts it. The posterior
+    is proper for eight schools because :math:`p(y \mid \tau)` decays like :math:`\tau^{-(J-1)}`.
+    """
 
 
 @dataclass(frozen=True)
