@@ -141,21 +141,25 @@ class GaussianMixture2D:
         return s.expand(m), sig.expand(m)
 
     def _components(self, x: torch.Tensor, sigma: Level, scale: Level):
-        """Per-component pieces of the perturbed mixture at ``x``.
+        r"""Per-component pieces of the perturbed mixture at ``x``, in each :math:`C_k`'s eigenbasis.
 
-        Returns ``(log_joint (N, K), chol (M, K, D, D), diff (N, K, D), s (M,), sig (M,))`` with
-        ``log_joint = log w_k + log N(x; s m_k, s^2 C_k + sigma^2 I)``.
+        With :math:`C_k = U_k \operatorname{diag}(\lambda_k) U_k^\top`, the perturbed covariance is
+        :math:`U_k \operatorname{diag}(s^2\lambda_k + \sigma^2) U_k^\top`, so per-row levels cost only
+        elementwise work (no per-row factorisation).
+
+        Returns ``(log_joint (N, K), evecs (K, D, D), evals (K, D), var (M, K, D), proj (N, K, D),
+        s (M,))``: ``log_joint = log w_k + log N(x; s m_k, s^2 C_k + sigma^2 I)``, ``var`` the
+        perturbed eigenvalues and ``proj = U_k^T (x - s m_k)``.
         """
         x = self._check_x(x)
         s, sig = self._levels(sigma, scale, x.shape[0])
-        eye = torch.eye(self.dim, dtype=self.dtype, device=self.device)
-        covs = s.view(-1, 1, 1, 1) ** 2 * self.covs + sig.view(-1, 1, 1, 1) ** 2 * eye       # (M, K, D, D)
-        chol = torch.linalg.cholesky(covs)
+        evals, evecs = torch.linalg.eigh(self.covs)                                # (K, D), (K, D, D)
+        var = s.view(-1, 1, 1) ** 2 * evals + sig.view(-1, 1, 1) ** 2                         # (M, K, D)
         diff = x[:, None, :] - s.view(-1, 1, 1) * self.means                                  # (N, K, D)
-        white = torch.linalg.solve_triangular(chol, diff.unsqueeze(-1), upper=False).squeeze(-1)
-        logdet = 2.0 * torch.diagonal(chol, dim1=-2, dim2=-1).log().sum(-1)                    # (M, K)
-        log_norm = -0.5 * (self.dim * math.log(2 * math.pi) + logdet + white.pow(2).sum(-1))
-        return self.weights.log() + log_norm, chol, diff, s, sig
+        proj = torch.einsum("nkd,kde->nke", diff, evecs)                                      # (N, K, D)
+        maha = (proj.pow(2) / var).sum(-1)                                                    # (N, K)
+        log_norm = -0.5 * (self.dim * math.log(2 * math.pi) + var.log().sum(-1) + maha)
+        return self.weights.log() + log_norm, evecs, evals, var, proj, s
 
     def _check_x(self, x: torch.Tensor) -> torch.Tensor:
         if not torch.is_tensor(x) or x.ndim != 2 or x.shape[1] != self.dim or not torch.is_floating_point(x):
@@ -185,9 +189,9 @@ class GaussianMixture2D:
 
         Args: as :meth:`log_prob`. Returns: ``(N, D)``.
         """
-        log_joint, chol, diff, _, _ = self._components(x, sigma, scale)
+        log_joint, evecs, _, var, proj, _ = self._components(x, sigma, scale)
         resp = torch.softmax(log_joint, dim=-1)                                                  # (N, K)
-        prec_diff = torch.cholesky_solve(diff.unsqueeze(-1), chol).squeeze(-1)               # (N, K, D)
+        prec_diff = torch.einsum("kde,nke->nkd", evecs, proj / var)                              # (N, K, D)
         return -(resp.unsqueeze(-1) * prec_diff).sum(1)
 
     def posterior_mean(self, x: torch.Tensor, sigma: Level, scale: Level = 1.0) -> torch.Tensor:
@@ -200,10 +204,10 @@ class GaussianMixture2D:
 
         Args: as :meth:`log_prob`. Returns: ``(N, D)``.
         """
-        log_joint, chol, diff, s, _ = self._components(x, sigma, scale)
+        log_joint, evecs, evals, var, proj, s = self._components(x, sigma, scale)
         resp = torch.softmax(log_joint, dim=-1)
-        prec_diff = torch.cholesky_solve(diff.unsqueeze(-1), chol)                           # (N, K, D, 1)
-        cond = self.means + s.view(-1, 1, 1) * (self.covs @ prec_diff).squeeze(-1)            # (N, K, D)
+        gain = torch.einsum("kde,nke->nkd", evecs, evals * proj / var)   # C_k (s^2 C_k + sigma^2 I)^{-1} diff
+        cond = self.means + s.view(-1, 1, 1) * gain                                           # (N, K, D)
         return (resp.unsqueeze(-1) * cond).sum(1)
 
     def sample(self, n: int, generator: torch.Generator | None = None, sigma: Level = 0.0,
