@@ -219,6 +219,26 @@ def test_ncsn_loss_of_the_exact_score_has_the_closed_form_constant():
     assert loss.mean().item() < 1.0  # below D/2: the exact score removes part of the noise's energy
 
 
+def test_dsm_and_ncsn_on_images_match_the_gaussian_closed_form():
+    """(B, 1, 2, 2) images of N(0, I): with the exact score -x / (1 + sigma^2),
+    |sigma s + z|^2 / 2 has mean D / (2 (1 + sigma^2)) per example (D = 4)."""
+    x = torch.randn(20_000, 1, 2, 2, generator=gen(22), dtype=DT)
+    def gauss_score(y, s):
+        return -y / (1 + (s.view(-1, 1, 1, 1) if torch.is_tensor(s) else s) ** 2)
+
+    calls = []
+    exact = recording(gauss_score, calls)
+    loss = score.ncsn_loss(exact, x, score.geometric_sigmas(3.0, 0.1, 4), generator=gen(23), reduction="none")
+    sig = calls[0][1]
+    m, se = mean_and_se(loss - 2.0 / (1 + sig**2))
+    assert abs(m) < 4 * se, (m, se)
+    dsm = score.dsm_loss(exact, x, 0.5, generator=gen(24), reduction="none")  # = ncsn / sigma^2 at one level
+    m, se = mean_and_se(dsm - 2.0 / (0.25 * 1.25))
+    assert abs(m) < 4 * se, (m, se)
+    zero_dim = score.dsm_loss(exact, x, torch.tensor(0.5), generator=gen(24), reduction="none")
+    torch.testing.assert_close(zero_dim, dsm, rtol=0, atol=0)  # a 0-d tensor level is a number
+
+
 # ---------------------------------------------------------------- bad inputs
 
 def test_bad_inputs_raise_value_errors_naming_the_argument():

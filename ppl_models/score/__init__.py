@@ -13,8 +13,8 @@ chapter run through the same code. Networks live in :mod:`ppl_models.nets`, neve
   :func:`tweedie_denoise`.
 * :mod:`.ladder`: :func:`geometric_sigmas`, :func:`check_ladder`.
 * :mod:`.sampling`: :func:`langevin` (one level, via :func:`ppl_models.ebm.ula`) and
-  :func:`annealed_langevin` (NCSN,
-  Algorithm 1, final Tweedie step), both returning samples and NFE.
+  :func:`annealed_langevin` (NCSN, Algorithm 1, final Tweedie step), both returning samples
+  and NFE.
 """
 
 from .denoising import dsm_loss, ncsn_loss, tweedie_denoise

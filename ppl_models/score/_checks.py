@@ -45,11 +45,13 @@ def check_positive(value, name: str, allow_zero: bool = False) -> float:
 
 
 def check_sigma(sigma, x: torch.Tensor, name: str = "sigma", allow_zero: bool = False):
-    """A noise level for the batch ``x``: a number, or a ``(B,)`` tensor on ``x``'s device.
+    """A noise level for the batch ``x``: a number (or 0-d tensor), or a ``(B,)`` tensor.
 
     Returns a float, or a ``(B,)`` tensor cast to ``x``'s dtype and device. Levels must be
     finite and ``> 0`` (``>= 0`` with ``allow_zero``, where 0 means the unperturbed data).
     """
+    if torch.is_tensor(sigma) and sigma.ndim == 0:
+        sigma = float(sigma)
     if not torch.is_tensor(sigma):
         return check_positive(sigma, name, allow_zero=allow_zero)
     if sigma.ndim != 1 or sigma.shape[0] != x.shape[0]:
@@ -72,10 +74,12 @@ def sigma_like(sigma, x: torch.Tensor) -> torch.Tensor:
     return torch.tensor(sigma, device=x.device, dtype=x.dtype)
 
 
-def check_generator(generator, name: str = "generator") -> torch.Generator:
-    """An explicit ``torch.Generator`` (the family never draws from the global RNG)."""
+def check_generator(generator, x: torch.Tensor, name: str = "generator") -> torch.Generator:
+    """An explicit ``torch.Generator`` on ``x``'s device type (the family never uses the global RNG)."""
     if not isinstance(generator, torch.Generator):
         raise ValueError(f"{name} must be a torch.Generator, got {type(generator).__name__}")
+    if generator.device.type != x.device.type:
+        raise ValueError(f"{name} is on {generator.device} but x is on {x.device}")
     return generator
 
 

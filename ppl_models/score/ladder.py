@@ -8,6 +8,8 @@ close to the data, and a constant ratio so neighbouring perturbed densities over
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from ._checks import check_int, check_positive
@@ -40,11 +42,10 @@ def geometric_sigmas(sigma_max: float, sigma_min: float, L: int, *, dtype: torch
     if not sigma_max > sigma_min:
         raise ValueError(f"sigma_max must be > sigma_min, got sigma_max={sigma_max}, sigma_min={sigma_min}")
     L = check_int(L, "L", low=2)
-    exponents = torch.linspace(0.0, 1.0, L, dtype=torch.float64)
-    sigmas = torch.exp(torch.log(torch.tensor(sigma_max, dtype=torch.float64))
-                       + exponents * (torch.log(torch.tensor(sigma_min / sigma_max, dtype=torch.float64))))
+    exponents = torch.linspace(0.0, 1.0, L, dtype=torch.float64, device=device)  # (i - 1) / (L - 1)
+    sigmas = sigma_max * torch.exp(exponents * math.log(sigma_min / sigma_max))
     sigmas[0], sigmas[-1] = sigma_max, sigma_min  # exact endpoints
-    return sigmas.to(dtype=dtype, device=device)
+    return sigmas.to(dtype=dtype)
 
 
 def check_ladder(sigmas, name: str = "sigmas") -> torch.Tensor:

@@ -187,7 +187,7 @@ def ssm_loss(score_fn: ScoreFn, x: torch.Tensor, sigma=0.0, *, generator: torch.
     check_callable(score_fn)
     x = check_batch(x)
     sigma = check_sigma(sigma, x, allow_zero=True)
-    check_generator(generator)
+    check_generator(generator, x)
     if projection not in PROJECTIONS:
         raise ValueError(f"projection must be one of {PROJECTIONS}, got {projection!r}")
     m = check_int(n_projections, "n_projections", low=1)

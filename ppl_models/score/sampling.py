@@ -76,7 +76,7 @@ def langevin(score_fn: ScoreFn, x_init: torch.Tensor, *, step: float, n_steps: i
     x = check_batch(x_init, "x_init")
     alpha = check_positive(step, "step")
     n_steps = check_int(n_steps, "n_steps", low=1)
-    check_generator(generator)
+    check_generator(generator, x)
     sigma = check_positive(sigma, "sigma", allow_zero=True)
     return ula(x, n_steps, alpha, generator=generator, score_fn=_at_level(score_fn, sigma))
 
@@ -120,7 +120,7 @@ def annealed_langevin(score_fn: ScoreFn, x_init: torch.Tensor, sigmas: torch.Ten
     sigmas = check_ladder(sigmas).to(device=x.device, dtype=x.dtype)
     eps = check_positive(eps, "eps")
     n_steps = check_int(n_steps_each, "n_steps_each", low=1)
-    check_generator(generator)
+    check_generator(generator, x)
     x = x.detach()
     snapshots = []
     sigma_last = float(sigmas[-1])
