@@ -6,8 +6,10 @@ import numpy as np
 import pytest
 import torch
 from scipy import integrate
+from scipy.optimize import linear_sum_assignment
 
 from ppl_models.ebm import LangevinResult, langevin_temperature, langevin_update_scales, mala, ula
+from ppl_models.exact2d import eight_gaussians
 
 f64 = torch.float64
 
@@ -133,6 +135,42 @@ def test_shape_agnostic_and_chain():
     assert torch.equal(flat.chain[0], x0) and torch.equal(flat.chain[-1], flat.samples)
     u = ula(x0.view(50, 1, 2, 2), 3, 0.5, log_prob_fn=log_p, generator=gen(1), return_chain=True)
     assert u.chain.shape == (4, 50, 1, 2, 2)
+
+
+# ---------------------------------------------------------------- exact 2-D mixture
+def w2(a, b):
+    """Exact 2-Wasserstein distance between two equal-size point sets (optimal assignment)."""
+    cost = torch.cdist(a, b).pow(2).numpy()
+    rows, cols = linear_sum_assignment(cost)
+    return float(np.sqrt(cost[rows, cols].mean()))
+
+
+def test_autograd_gradient_equals_closed_form_mixture_score():
+    mix = eight_gaussians(0.1)
+    x0 = mix.sample(200, gen(20))
+    a = ula(x0, 5, 0.002, log_prob_fn=mix.log_prob, generator=gen(21))
+    b = ula(x0, 5, 0.002, score_fn=mix.score, generator=gen(21))
+    torch.testing.assert_close(a.samples, b.samples, rtol=0, atol=1e-10)
+
+
+def test_mala_keeps_eight_gaussians_exact_where_ula_widens_the_modes():
+    """Modes 15 std apart: no Langevin chain crosses between them, so chains start at exact
+    samples and every comparison keeps those samples' mode labels (exact references are drawn
+    with the same labels). MALA's samples are then as close to an exact sample as a second exact
+    sample is; ULA at the same step size widens each mode to std 0.1 / sqrt(1 - eps / (4 * 0.01)) = 0.2."""
+    mix = eight_gaussians(0.1)
+    n, eps = 500, 0.03
+    x0 = mix.sample(n, gen(22))
+    labels = torch.cdist(x0, mix.means).argmin(1)
+    same_modes = lambda seed: mix.means[labels] + 0.1 * torch.randn(n, 2, generator=gen(seed), dtype=f64)
+    ref = same_modes(23)
+    floor = max(w2(ref, same_modes(s)) for s in (24, 25, 26))   # exact vs exact, same size
+    m = mala(x0, 100, eps, log_prob_fn=mix.log_prob, generator=gen(27))
+    u = ula(x0, 100, eps, score_fn=mix.score, generator=gen(27))
+    assert torch.equal(torch.cdist(m.samples, mix.means).argmin(1), labels)
+    assert w2(m.samples, ref) < 1.5 * floor, (w2(m.samples, ref), floor)
+    assert w2(u.samples, ref) > 2.5 * floor, (w2(u.samples, ref), floor)
+    assert 0.2 < m.acceptance_rate < 0.8
 
 
 # ---------------------------------------------------------------- bad inputs
