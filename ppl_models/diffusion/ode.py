@@ -31,16 +31,17 @@ def _axpy(s: State, h: float, *ks_and_ws) -> State:
     return tuple(out)
 
 
-def _step(F, s: State, t: float, h: float, method: str) -> tuple[State, int]:
+def _step(F, s: State, t: float, t_next: float, method: str) -> tuple[State, int]:
+    h = t_next - t
     k1 = F(s, t)
     if method == "euler":
         return _axpy(s, h, (k1, 1.0)), 1
     if method == "heun":
-        k2 = F(_axpy(s, h, (k1, 1.0)), t + h)
+        k2 = F(_axpy(s, h, (k1, 1.0)), t_next)
         return _axpy(s, h, (k1, 0.5), (k2, 0.5)), 2
     k2 = F(_axpy(s, h / 2, (k1, 1.0)), t + h / 2)
     k3 = F(_axpy(s, h / 2, (k2, 1.0)), t + h / 2)
-    k4 = F(_axpy(s, h, (k3, 1.0)), t + h)
+    k4 = F(_axpy(s, h, (k3, 1.0)), t_next)
     return _axpy(s, h, (k1, 1 / 6), (k2, 1 / 3), (k3, 1 / 3), (k4, 1 / 6)), 4
 
 
@@ -65,8 +66,10 @@ def integrate(F: Callable[[State, torch.Tensor], State], state: State, t0: float
     x = state[0]
     B = x.shape[0]
 
+    lo, hi = min(t0, t1), max(t0, t1)
+
     def Ft(s: State, t: float | torch.Tensor) -> State:
-        tt = torch.as_tensor(t, dtype=x.dtype, device=x.device).reshape(()).expand(B)
+        tt = torch.as_tensor(t, dtype=x.dtype, device=x.device).reshape(()).clamp(lo, hi).expand(B)
         return tuple(F(s, tt))
 
     if method == "adaptive":
@@ -84,10 +87,10 @@ def integrate(F: Callable[[State, torch.Tensor], State], state: State, t0: float
         out = odeint(G, state, ts, rtol=rtol, atol=atol, method="dopri5")
         return tuple(o[-1] for o in out), count[0]
     steps = check_int(steps, "steps", low=1)
-    h = (t1 - t0) / steps
+    grid = [t0 + (t1 - t0) * i / steps for i in range(steps)] + [t1]
     nfe = 0
     for i in range(steps):
-        state, k = _step(Ft, state, t0 + i * h, h, method)
+        state, k = _step(Ft, state, grid[i], grid[i + 1], method)
         nfe += k
     return state, nfe
 

@@ -212,12 +212,12 @@ def timesteps(T: int, steps: int, spacing: str = "leading") -> torch.Tensor:
     T = check_int(T, "T", low=1)
     steps = check_int(steps, "steps", low=1, high=T)
     check_choice(spacing, "spacing", SPACINGS)
-    i = torch.arange(steps, dtype=torch.float64)
+    i = torch.arange(steps, dtype=torch.float64)  # device-free: CPU step indices
     if spacing == "leading":
         n = i * (T // steps)
     elif spacing == "trailing":
         n = torch.round(T - i * (T / steps)) - 1
         return n.long()
     else:
-        n = torch.round(torch.linspace(0, T - 1, steps, dtype=torch.float64))
+        n = torch.round(torch.linspace(0, T - 1, steps, dtype=torch.float64))  # device-free: CPU step indices
     return n.long().flip(0)
