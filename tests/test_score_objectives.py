@@ -122,6 +122,16 @@ def test_ssm_vr_rademacher_is_exact_for_a_diagonal_linear_model(shape):
         torch.testing.assert_close(ssm, ism, rtol=0, atol=1e-12)
 
 
+def test_ssm_vr_rademacher_for_a_general_linear_model_is_exact_up_to_the_off_diagonal_term():
+    """For s = A x + b and v in {-1, 1}^2: v^T A v - tr A = (A_12 + A_21) v_1 v_2 exactly."""
+    x = torch.randn(64, 2, generator=gen(30), dtype=DT)
+    rot = torch.tensor([[-1.2, 0.4], [-0.4, -0.7]], dtype=DT)  # symmetric part diagonal
+    for A, gap in ((rot, 0.0), (A1, abs(A1[0, 1] + A1[1, 0]).item())):
+        ism = score.ism_loss(affine(A, B1), x, reduction="none")
+        ssm = score.ssm_loss(affine(A, B1), x, generator=gen(31), variance_reduction=True, reduction="none")
+        torch.testing.assert_close((ssm - ism).abs(), torch.full_like(ism, gap), rtol=0, atol=1e-12)
+
+
 @pytest.mark.parametrize("projection", score.PROJECTIONS)
 @pytest.mark.parametrize("vr", [False, True])
 def test_ssm_equals_ism_in_expectation_over_projections(mixture_data, projection, vr):

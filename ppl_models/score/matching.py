@@ -48,7 +48,7 @@ def _score_with_grad(score_fn: ScoreFn, x: torch.Tensor, sigma) -> tuple[torch.T
     return x, s
 
 
-def esm_loss(score_fn: ScoreFn, x: torch.Tensor, true_score: torch.Tensor, sigma=0.0,
+def esm_loss(score_fn: ScoreFn, x: torch.Tensor, true_score: torch.Tensor, sigma=0.0, *,
              reduction: str = "mean") -> torch.Tensor:
     r"""Explicit score matching: the squared distance to a known score (Fisher divergence).
 
@@ -93,7 +93,7 @@ def _jacobian_trace(x: torch.Tensor, s: torch.Tensor, create_graph: bool) -> tor
     return trace
 
 
-def ism_loss(score_fn: ScoreFn, x: torch.Tensor, sigma=0.0, reduction: str = "mean",
+def ism_loss(score_fn: ScoreFn, x: torch.Tensor, sigma=0.0, *, reduction: str = "mean",
              create_graph: bool = True) -> torch.Tensor:
     r"""Implicit score matching (Hyvärinen, 2005) with the exact trace of the Jacobian.
 

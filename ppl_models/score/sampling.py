@@ -92,14 +92,15 @@ def annealed_langevin(score_fn: ScoreFn, x_init: torch.Tensor, sigmas: torch.Ten
     .. math::
         \alpha_i = \epsilon\,\frac{\sigma_i^2}{\sigma_L^2},
 
-    starting from where level :math:`i-1` ended. Scaling :math:`\alpha_i \propto \sigma_i^2`
-    keeps the signal-to-noise ratio of an update,
-    :math:`\|\tfrac{\alpha_i}{2}s\| / \|\sqrt{\alpha_i}z\| \propto \sqrt{\alpha_i}\,/\sigma_i`,
-    the same at every level. At large :math:`\sigma` the perturbed modes overlap, so chains
-    move between them and settle in proportion to the mixture weights; the later levels only
-    sharpen each mode. With ``denoise`` the samples end with Tweedie's step
-    :math:`x + \sigma_L^2 s(x, \sigma_L)` (Jolicoeur-Martineau et al., 2021), removing the
-    residual noise of level :math:`L`.
+    starting from where level :math:`i-1` ended. Since the score's size scales like
+    :math:`1/\sigma_i`, scaling :math:`\alpha_i \propto \sigma_i^2` keeps the signal-to-noise
+    ratio of an update,
+    :math:`\|\tfrac{\alpha_i}{2}s\| / \|\sqrt{\alpha_i}z\| \propto \sqrt{\alpha_i}\,\|s\|
+    \propto \sqrt{\alpha_i}/\sigma_i`, the same at every level. At large :math:`\sigma` the
+    perturbed modes overlap, so chains move between them and settle in proportion to the
+    mixture weights; the later levels mostly sharpen each mode. With ``denoise`` the samples
+    end with Tweedie's step :math:`x + \sigma_L^2 s(x, \sigma_L)` (Jolicoeur-Martineau et al.,
+    2021), removing the residual noise of level :math:`L`.
 
     Args:
         score_fn: closure ``score_fn(x, sigma) -> (B, ...)``, called with a ``(B,)`` tensor of
