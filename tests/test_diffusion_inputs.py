@@ -82,6 +82,7 @@ def test_posterior_and_loss_inputs():
     raises("model_fn", dm.diffusion_loss, lambda x, t: x[:, :1], X, SDE)
     raises("noise", dm.diffusion_loss, zero, X, SDE, noise=torch.zeros(3, 3))
     raises("schedule", dm.ddpm_loss, zero, X, SDE)
+    raises("dlog_snr_dt", dm.diffusion_loss, zero, X, S, weighting="elbo")
     raises("n", dm.ddpm_loss, zero, X, S, weighting="elbo", n=N3)
     raises("n", dm.discrete_elbo_weight, S, torch.tensor([0, 1]))
     raises("prediction", dm.elbo_weight, SDE, T3, "x1")

@@ -260,3 +260,14 @@ def test_guided_eps_fn_formula():
         torch.testing.assert_close(got, (1 + w) * cond(x, t, y) - w * cond(x, t, null))
     torch.testing.assert_close(dm.guided_eps_fn(cond, y, 0.0, 10)(x, t), cond(x, t, y))
     torch.testing.assert_close(dm.guided_eps_fn(cond, y, -1.0, 10)(x, t), cond(x, t, null))
+
+
+def test_continuous_loss_on_the_grid_equals_ddpm_loss():
+    s = dm.make_schedule("cosine", 20)
+    g = torch.Generator().manual_seed(7)
+    x0, noise = torch.randn(5, 1, 2, 2, generator=g, dtype=F64), torch.randn(5, 1, 2, 2, generator=g, dtype=F64)
+    n = torch.tensor([0, 3, 9, 15, 19])
+    for prediction in ("eps", "x0", "v"):
+        a = dm.ddpm_loss(_toy_eps, x0, s, prediction, n=n, noise=noise)
+        b = dm.diffusion_loss(_toy_eps, x0, s, prediction, t=dm.step_to_time(n, 20), noise=noise)
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)

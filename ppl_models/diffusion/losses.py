@@ -75,9 +75,9 @@ def discrete_elbo_weight(schedule: DiscreteSchedule, n: torch.Tensor,
     n = check_steps(n, schedule.T)
     if bool((n < 1).any()):
         raise ValueError("n must be >= 1 (n = 0 is the decoder term)")
-    snr = torch.exp(schedule.log_snr)
+    snr = torch.exp(schedule.log_snr).to(n.device)
     ratio = snr[n - 1] / snr[n]
-    ac = schedule.alphas_cumprod[n]
+    ac = schedule.alphas_cumprod.to(n.device)[n]
     return 0.5 * (ratio - 1) * _conversion(ac.sqrt(), (1 - ac).sqrt(), prediction)
 
 
@@ -133,6 +133,9 @@ def diffusion_loss(model_fn: ModelFn, x0: torch.Tensor, process, prediction: str
     alpha, sigma = process.marginal(t)
     weight = None
     if weighting == "elbo":
+        if not callable(getattr(process, "dlog_snr_dt", None)):
+            raise ValueError("process must offer dlog_snr_dt(t) for weighting='elbo' (a VPSDE or VESDE; "
+                             "use ddpm_loss for a DiscreteSchedule)")
         weight = (t_max - t_min) * elbo_weight(process, t, prediction)
     return _loss(model_fn, x0, t, alpha, sigma, noise, prediction, weight)
 

@@ -118,7 +118,12 @@ def ddim_step(eps: torch.Tensor, x: torch.Tensor, alpha_t: torch.Tensor, sigma_t
 
 
 def ddim_times(T: int, steps: int, spacing: str = "leading") -> torch.Tensor:
-    """``(steps + 1,)`` float64 times ``(n + 1) / T`` of :func:`.schedules.timesteps`, then 0 (the data)."""
+    """``(steps + 1,)`` float64 times ``(n + 1) / T`` of :func:`.schedules.timesteps`, then 0 (the data).
+
+    Each DDIM step goes to the *next element* of this grid. ``diffusers``' ``DDIMScheduler`` instead
+    always steps to ``n - T // steps``, which is the same for ``"leading"`` spacing but not, in
+    general, for ``"trailing"`` or ``"linspace"``.
+    """
     n = timesteps(T, steps, spacing)
     return torch.cat([(n.to(torch.float64) + 1) / T,
                       torch.zeros(1, dtype=torch.float64)])  # device-free: a CPU time grid

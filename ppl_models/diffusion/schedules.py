@@ -128,7 +128,7 @@ class DiscreteSchedule:
     def log_alpha_bar(self, t: torch.Tensor) -> torch.Tensor:
         r"""``(B,)`` :math:`\log\bar\alpha(t)`, piecewise linear in ``t``, exact at ``t = (n+1)/T``."""
         t = check_t(t)
-        g = self._grid().to(t.dtype)
+        g = self._grid().to(t)
         u = t * self.T
         k = torch.clamp(torch.floor(u), 0, self.T - 1).long()
         frac = u - k.to(t.dtype)
