@@ -265,7 +265,8 @@ def test_guided_eps_fn_formula():
 def test_continuous_loss_on_the_grid_equals_ddpm_loss():
     s = dm.make_schedule("cosine", 20)
     g = torch.Generator().manual_seed(7)
-    x0, noise = torch.randn(5, 1, 2, 2, generator=g, dtype=F64), torch.randn(5, 1, 2, 2, generator=g, dtype=F64)
+    x0 = torch.randn(5, 1, 2, 2, generator=g, dtype=F64)
+    noise = torch.randn(5, 1, 2, 2, generator=g, dtype=F64)
     n = torch.tensor([0, 3, 9, 15, 19])
     for prediction in ("eps", "x0", "v"):
         a = dm.ddpm_loss(_toy_eps, x0, s, prediction, n=n, noise=noise)
