@@ -122,7 +122,7 @@ def _make_image_data(x, y, n_test, split_seed, image_shape, name, device, dtype,
     tr, te = _stratified_split(y, n_test, split_seed)
     dev = get_device() if device is None else torch.device(device)
     xt = torch.as_tensor(x, dtype=dtype)
-    yt = torch.tensor(y, dtype=torch.int64)  # a copy: the cached source array is read-only
+    yt = torch.tensor(y, dtype=torch.int64)  # device-free: a copy of the read-only source; moved below
     data = ImageData(xt[tr], yt[tr], xt[te], yt[te], image_shape, name)
     if binarized:
         data = replace(
@@ -204,7 +204,7 @@ def binarize_static(x: torch.Tensor, seed: int = 0) -> torch.Tensor:
     """
     _check_unit_interval(x)
     g = torch.Generator().manual_seed(int(seed))
-    u = torch.rand(x.shape, generator=g, dtype=x.dtype)
+    u = torch.rand(x.shape, generator=g, dtype=x.dtype, device=g.device)
     return (u < x.cpu()).to(x.dtype).to(x.device)
 
 

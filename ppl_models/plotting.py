@@ -111,10 +111,13 @@ def image_grid(images, image_shape: Sequence[int] | None = None, ncols: int = 10
 
 def density_2d(log_density: Callable[[torch.Tensor], torch.Tensor], xlim=(-3, 3), ylim=(-3, 3),
                n_grid: int = 120, ax=None, title: str | None = None, filled: bool = True,
-               levels: int = 20):
-    """Contour plot of ``exp(log_density(points))`` on a grid; ``log_density`` maps (M, 2)->(M,)."""
-    xs = torch.linspace(*xlim, n_grid)
-    ys = torch.linspace(*ylim, n_grid)
+               levels: int = 20, device: torch.device | str | None = None):
+    """Contour plot of ``exp(log_density(points))`` on a grid; ``log_density`` maps (M, 2)->(M,).
+
+    ``device``: where the grid points are built (that of ``log_density``'s model; default CPU).
+    """
+    xs = torch.linspace(*xlim, n_grid, device=device)
+    ys = torch.linspace(*ylim, n_grid, device=device)
     gx, gy = torch.meshgrid(xs, ys, indexing="xy")
     pts = torch.stack([gx.reshape(-1), gy.reshape(-1)], 1)
     with torch.no_grad():

@@ -93,7 +93,7 @@ def iterate_minibatches(data, batch_size: int, generator: torch.Generator | None
 def _batches(tensors: tuple[torch.Tensor, ...], batch_size: int, generator, shuffle: bool = True):
     """The unchecked loop behind :func:`iterate_minibatches` (data validated once by the caller)."""
     n = tensors[0].shape[0]
-    order = torch.randperm(n, generator=generator) if shuffle else torch.arange(n)
+    order = torch.randperm(n, generator=generator) if shuffle else torch.arange(n)  # device-free: moved next
     order = order.to(tensors[0].device)
     for start in range(0, n, batch_size):
         idx = order[start : start + batch_size]

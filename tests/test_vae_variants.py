@@ -8,7 +8,7 @@ from pyro.infer import TraceEnum_ELBO
 
 from ppl_models import metrics
 from ppl_models.ppca import ppca_log_likelihood, ppca_mle, ppca_posterior
-from ppl_models.vae import M2, LinearGaussianVAE, VAEConfig, one_hot, train_m2
+from ppl_models.vae import M2, VAE, ConditionalVAE, LinearGaussianVAE, VAEConfig, one_hot, train_m2
 
 
 @pytest.fixture(scope="module")
@@ -147,3 +147,31 @@ def test_m2_loss_train_predict_and_bad_inputs():
         M2(cfg, 3, alpha=-1.0)
     with pytest.raises(ValueError, match="n_classes"):
         M2(cfg, 1)
+
+
+def _state_equal(a, b):
+    sa, sb = a.state_dict(), b.state_dict()
+    return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+@pytest.mark.parametrize("arch", ["mlp", "conv"])
+def test_same_config_same_initial_weights_whatever_the_global_rng(arch):
+    cfg = VAEConfig(image_shape=(8, 8), z_dim=3, hidden=(16,), arch=arch, channels=4, seed=7)
+    for build in (lambda c: VAE(c), lambda c: ConditionalVAE(c, n_classes=3), lambda c: M2(c, n_classes=3)):
+        torch.manual_seed(0)
+        a = build(cfg)
+        torch.manual_seed(1)
+        torch.rand(100)  # an earlier notebook cell drew random numbers
+        state = torch.random.get_rng_state()
+        b = build(cfg)
+        assert _state_equal(a, b)
+        assert torch.equal(torch.random.get_rng_state(), state)  # building leaves the global RNG alone
+        assert not _state_equal(a, build(cfg.replace(seed=8)))
+    torch.manual_seed(3)
+    lin_a = LinearGaussianVAE(6, 2, seed=4)
+    lin_b = LinearGaussianVAE(6, 2, seed=4)
+    assert _state_equal(lin_a, lin_b) and not _state_equal(lin_a, LinearGaussianVAE(6, 2, seed=5))
+    with pytest.raises(ValueError, match="seed"):
+        VAEConfig(seed=-1)
+    with pytest.raises(ValueError, match="seed"):
+        LinearGaussianVAE(6, 2, seed=1.5)

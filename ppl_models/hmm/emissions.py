@@ -134,13 +134,13 @@ def _flat_weights(weights):
 def _random_rows(x_flat: torch.Tensor, k: int, generator) -> torch.Tensor:
     if x_flat.shape[0] < k:
         raise ValueError(f"x has {x_flat.shape[0]} observations, fewer than n_states = {k}")
-    idx = torch.randperm(x_flat.shape[0], generator=generator)[:k].to(x_flat.device)
+    idx = torch.randperm(x_flat.shape[0], generator=generator)[:k].to(x_flat.device)  # device-free: moved
     return x_flat[idx]
 
 
 def _dirichlet_ones(shape, generator, dtype, device) -> torch.Tensor:
     """Rows ~ Dirichlet(1, ..., 1) as normalised exponentials (explicit generator)."""
-    e = -torch.log1p(-torch.rand(shape, generator=generator, dtype=dtype))
+    e = -torch.log1p(-torch.rand(shape, generator=generator, dtype=dtype))  # device-free: moved below
     return (e / e.sum(-1, keepdim=True)).to(device)
 
 

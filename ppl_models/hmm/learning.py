@@ -104,7 +104,7 @@ def em_step(x: torch.Tensor, params: HMMParams, emission: Emission, lengths=None
 def _random_params(x, k: int, emission: Emission, generator) -> HMMParams:
     dtype, dev = (x.dtype if x.dtype.is_floating_point else torch.float64), x.device
     init = torch.full((k,), 1.0 / k, dtype=dtype, device=dev)
-    e = -torch.log1p(-torch.rand((k, k), generator=generator, dtype=dtype)).to(dev)
+    e = -torch.log1p(-torch.rand((k, k), generator=generator, dtype=dtype)).to(dev)  # device-free: moved
     trans = _normalise_rows(e + 2.0 * k * torch.eye(k, dtype=dtype, device=dev))  # sticky start
     return HMMParams(init, trans, emission.init(x, k, generator))
 
@@ -169,8 +169,9 @@ def fit_hmm(x: torch.Tensor, n_states: int, emission: Emission, *, lengths=None,
         if best is None or run[1] > best[1]:
             best = run
     params, final, history, converged = best
-    hist = torch.tensor(history, dtype=torch.float64)
-    return HMMFit(params, final, hist, torch.tensor(finals, dtype=torch.float64), converged)
+    hist = torch.tensor(history, dtype=torch.float64)  # device-free: a CPU record of Python floats
+    finals_t = torch.tensor(finals, dtype=torch.float64)  # device-free: a CPU record of Python floats
+    return HMMFit(params, final, hist, finals_t, converged)
 
 
 def sample_hmm(params: HMMParams, emission: Emission, n_steps: int, batch_shape: tuple[int, ...] = (),
@@ -193,7 +194,8 @@ def sample_hmm(params: HMMParams, emission: Emission, n_steps: int, batch_shape:
         raise ValueError(f"batch_shape must be a tuple of positive ints, got {batch_shape!r}")
     init_cdf = params.initial_probs.cpu().cumsum(-1)
     trans_cdf = params.transition_matrix.cpu().cumsum(-1)
-    u = torch.rand((*batch_shape, n_steps), generator=generator, dtype=init_cdf.dtype)
+    u = torch.rand((*batch_shape, n_steps), generator=generator,
+                   dtype=init_cdf.dtype)  # device-free: this sampler runs on the CPU
     k = init_cdf.shape[0]
     z = (init_cdf < u[..., 0:1]).sum(-1).clamp_max(k - 1)
     states = [z]

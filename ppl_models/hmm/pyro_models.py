@@ -53,11 +53,12 @@ def poisson_hmm(counts: torch.Tensor | None, n_states: int, n_steps: int | None 
     n = _check_counts(counts, n_steps)
     k = n_states
     dt = counts.dtype if counts is not None else torch.get_default_dtype()
-    init = pyro.sample("init", dist.Dirichlet(torch.ones(k, dtype=dt)))
-    trans = pyro.sample("trans", dist.Dirichlet(torch.ones(k, k, dtype=dt) + sticky * torch.eye(k, dtype=dt))
-                        .to_event(1))
-    inc = pyro.sample("increments", dist.Gamma(torch.full((k,), rate_shape, dtype=dt),
-                                               torch.full((k,), rate_rate, dtype=dt)).to_event(1))
+    dv = counts.device if counts is not None else None  # None: torch's default device
+    init = pyro.sample("init", dist.Dirichlet(torch.ones(k, dtype=dt, device=dv)))
+    trans = pyro.sample("trans", dist.Dirichlet(torch.ones(k, k, dtype=dt, device=dv)
+                                                + sticky * torch.eye(k, dtype=dt, device=dv)).to_event(1))
+    inc = pyro.sample("increments", dist.Gamma(torch.full((k,), rate_shape, dtype=dt, device=dv),
+                                               torch.full((k,), rate_rate, dtype=dt, device=dv)).to_event(1))
     rates = pyro.deterministic("rates", inc.cumsum(-1), event_dim=1)
     table = torch.cat([trans, init.unsqueeze(-2)], -2)  # (K + 1, K): last row = start state
     z = k

@@ -394,7 +394,7 @@ def floor(feature_fn: Callable[[torch.Tensor], torch.Tensor], x_train: torch.Ten
         raise ValueError(f"n must be <= min(len(x_train), len(x_test)) = {min(len(x_train), len(x_test))}, "
                          f"got {n}")
     check_int(seed, "seed", low=0)
-    idx = torch.randperm(len(x_train), generator=torch.Generator().manual_seed(seed))[:n]
+    idx = torch.randperm(len(x_train), generator=torch.Generator().manual_seed(seed))[:n]  # device-free: CPU
     f_train = compute_features(feature_fn, x_train[idx.to(x_train.device)])
     f_test = compute_features(feature_fn, x_test[:n])
     return sample_quality(f_train, f_test, k)

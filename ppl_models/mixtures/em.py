@@ -228,7 +228,8 @@ def _run_em(X, params, max_iter, tol, reg_covar, chunk_size):
         if abs(history[-1] - history[-2]) < tol:
             converged = True
             break
-    return GMMFit(params, torch.tensor(history, dtype=torch.float64), converged, len(history) - 1)
+    history_t = torch.tensor(history, dtype=torch.float64)  # device-free: a CPU record of Python floats
+    return GMMFit(params, history_t, converged, len(history) - 1)
 
 
 def fit_gmm(X: torch.Tensor, n_components: int, covariance_type: str = "full",

@@ -137,7 +137,7 @@ def fit_map(x: torch.Tensor, n_components: int, n_steps: int = 500, lr: float = 
     with torch.no_grad():
         med = guide.median(x, K, prior=prior)
     params = GMMParams(med["weights"].detach(), med["locs"].detach(), med["scales"].detach() ** 2)
-    return MAPFit(params, torch.tensor(losses, dtype=torch.float64))
+    return MAPFit(params, torch.tensor(losses, dtype=torch.float64))  # device-free: CPU loss record
 
 
 def map_assignments(x: torch.Tensor, params: GMMParams, temperature: int = 0,

@@ -1,9 +1,9 @@
 r"""A convolutional trunk shared by classifier, energy and discriminator heads.
 
 :class:`ConvTrunk` maps images ``(B, C, H, W)`` to features ``(B, F)``: per level two 3x3
-convolutions and a 2x2 pooling (``ceil_mode``: any side works), then an adaptive average pool
-to a fixed ``pool x pool`` grid, so the same trunk serves 8x8 and 28x28 images, and a linear
-layer to ``F`` features. Heads act on the features:
+convolutions (optionally batch-normalised) and a 2x2 pooling (``ceil_mode``: any side works),
+then an adaptive average pool to a fixed ``pool x pool`` grid, so the same trunk serves 8x8 and
+28x28 images, and a linear layer to ``F`` features. Heads act on the features:
 
 * :class:`ClassifierHead`: logits ``(B, K)``; :class:`ConvClassifier` = trunk + this head.
 * :class:`ScalarHead`: one number per image ``(B,)`` (an energy :math:`E_\theta(x)` or a
@@ -35,10 +35,12 @@ class ConvTrunk(nn.Module):
         pooling: ``"max"`` or ``"avg"`` down-sampling.
         pool: side of the adaptive average pool before the linear layer.
         in_channels: image channels.
+        batch_norm: batch normalisation after each convolution (classifiers; not for energies,
+            whose value must not depend on the rest of the batch).
     """
 
     def __init__(self, channels: Sequence[int] = (32, 64), feature_dim: int = 128, activation: str = "relu",
-                 pooling: str = "max", pool: int = 4, in_channels: int = 1):
+                 pooling: str = "max", pool: int = 4, in_channels: int = 1, batch_norm: bool = False):
         super().__init__()
         if not channels or any(c < 1 for c in channels) or feature_dim < 1 or pool < 1 or in_channels < 1:
             raise ValueError(f"channels, feature_dim, pool and in_channels must be positive, got "
@@ -49,8 +51,10 @@ class ConvTrunk(nn.Module):
         layers: list[nn.Module] = []
         prev = in_channels
         for c in channels:
-            layers += [nn.Conv2d(prev, c, 3, padding=1), make_activation(activation),
-                       nn.Conv2d(c, c, 3, padding=1), make_activation(activation), down(2, ceil_mode=True)]
+            for a in (prev, c):
+                layers += [nn.Conv2d(a, c, 3, padding=1), nn.BatchNorm2d(c) if batch_norm else nn.Identity(),
+                           make_activation(activation)]
+            layers.append(down(2, ceil_mode=True))
             prev = c
         layers += [nn.AdaptiveAvgPool2d(pool), nn.Flatten(), nn.Linear(prev * pool * pool, feature_dim),
                    make_activation(activation)]
@@ -90,10 +94,12 @@ class ConvClassifier(nn.Module):
     """A LeNet-like classifier: :class:`ConvTrunk` + :class:`ClassifierHead`, seeded by ``seed``."""
 
     def __init__(self, n_classes: int = 10, channels: Sequence[int] = (32, 64), feature_dim: int = 128,
-                 dropout: float = 0.0, activation: str = "relu", in_channels: int = 1, seed: int | None = 0):
+                 dropout: float = 0.0, activation: str = "relu", in_channels: int = 1,
+                 batch_norm: bool = True, seed: int | None = 0):
         super().__init__()
         with seeded(seed):
-            self.trunk = ConvTrunk(channels, feature_dim, activation, "max", in_channels=in_channels)
+            self.trunk = ConvTrunk(channels, feature_dim, activation, "max", in_channels=in_channels,
+                                   batch_norm=batch_norm)
             self.head = ClassifierHead(feature_dim, n_classes, dropout)
         self.n_classes = n_classes
 

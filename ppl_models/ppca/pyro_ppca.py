@@ -114,7 +114,8 @@ def ppca_svi(X: torch.Tensor, q: int, n_steps: int = 2000, lr: float = 0.02, see
     guide = AutoNormal(model, init_scale=0.1) if latent else (lambda x: None)
     svi = SVI(model, guide, Adam({"lr": lr}), loss=Trace_ELBO())
     n = X.shape[0]
-    history = torch.tensor([svi.step(X) / n for _ in range(n_steps)], dtype=torch.float64)
+    history = torch.tensor([svi.step(X) / n for _ in range(n_steps)],
+                           dtype=torch.float64)  # device-free: a CPU record of Python floats
     store = pyro.get_param_store()
     params = PPCAParams(
         store["mean"].detach().clone(), store["W"].detach().clone(), store["sigma"].detach().clone() ** 2
