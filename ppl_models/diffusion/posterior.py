@@ -96,7 +96,7 @@ def q_posterior(schedule: DiscreteSchedule, x0: torch.Tensor, x_n: torch.Tensor,
 
 
 def p_mean_logvar(schedule: DiscreteSchedule, eps: torch.Tensor, x_n: torch.Tensor, n: torch.Tensor,
-                  variance: str = "beta") -> tuple[torch.Tensor, torch.Tensor]:
+                  variance: str = "posterior") -> tuple[torch.Tensor, torch.Tensor]:
     r"""Mean and log-variance of the reverse step :math:`p_\theta(x_{n-1} \mid x_n)` from a predicted noise.
 
     The mean is :math:`\tilde\mu(\hat x_0, x_n)` with

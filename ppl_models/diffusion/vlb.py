@@ -107,7 +107,7 @@ def _sum(v: torch.Tensor) -> torch.Tensor:
 
 
 def ddpm_vlb(eps_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], x0: torch.Tensor,
-             schedule: DiscreteSchedule, variance: str = "beta", levels: int = 256,
+             schedule: DiscreteSchedule, variance: str = "posterior", levels: int = 256,
              generator: torch.Generator | None = None, noise: torch.Tensor | None = None) -> VLB:
     r"""All ``T + 1`` terms of the DDPM bound for a batch of discrete images (module docstring).
 
