@@ -185,3 +185,28 @@ def test_dequantisation_and_bits_per_dim_offset():
     uniform = torch.full((3,), -D * math.log(2.0), dtype=F64)
     torch.testing.assert_close(dm.bits_per_dim(uniform, D), torch.full((3,), 8.0, dtype=F64))
     torch.testing.assert_close(dm.bits_per_dim(uniform, D, levels=None), torch.full((3,), 1.0, dtype=F64))
+
+
+def test_classifier_free_guidance_with_exact_class_scores():
+    """Class y = component y; the null class = the whole mixture. w = 0 samples p(x | y), w = -1 p(x)."""
+    s = dm.make_schedule("linear", 100, beta_start=1e-3, beta_end=0.2)
+
+    def cond_eps(x, t, y):
+        alpha, sigma = s.marginal(t)
+        uncond = -sigma.view(-1, 1) * fast_score(x, alpha, sigma)
+        v = (alpha**2 * VAR0 + sigma**2).view(-1, 1)
+        comp = sigma.view(-1, 1) * (x - alpha.view(-1, 1) * GM.means[y.clamp(max=7)]) / v
+        return torch.where((y == 8).view(-1, 1), uncond, comp)
+
+    y = torch.arange(8).repeat(50)
+    x_T = torch.randn(400, 2, generator=torch.Generator().manual_seed(11), dtype=F64)
+    times = dm.ddim_times(100, 25, "trailing")
+    nearest = {}
+    for w in (-1.0, 0.0, 2.0):
+        out = dm.ddim_sample(dm.guided_eps_fn(cond_eps, y, w, null_index=8), s, x_T, times)
+        assert out.nfe == 25
+        nearest[w] = torch.cdist(out.samples, GM.means).argmin(1)
+        dist = (out.samples - GM.means[y]).norm(dim=1)
+        if w >= 0:
+            assert torch.equal(nearest[w], y) and dist.max() < 0.6
+    assert (nearest[-1.0] == y).double().mean() < 0.3      # unconditional: labels ignored
