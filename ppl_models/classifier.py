@@ -254,9 +254,14 @@ def _check_labels(y, n: int, n_classes: int, name: str) -> None:
         raise ValueError(f"{name} must lie in [0, {n_classes - 1}]")
 
 
+class _NotCached(Exception):
+    """Raised inside ``load_or_train`` when loading only (``train=False``)."""
+
+
 def load_feature_classifier(dataset: str = "mnist5k", smoke: bool | None = None,
                             device: torch.device | str | None = None, progress: bool | None = None,
-                            directory=None, cfg: ClassifierConfig | None = None) -> FeatureClassifier:
+                            directory=None, cfg: ClassifierConfig | None = None,
+                            train: bool = True) -> FeatureClassifier:
     """The cached classifier of ``dataset`` (trained and cached on first use).
 
     Args:
@@ -265,6 +270,7 @@ def load_feature_classifier(dataset: str = "mnist5k", smoke: bool | None = None,
         device: where the network lives (default :func:`ppl_models.config.get_device`).
         directory: the cache folder (default :func:`ppl_models.checkpoint.cache_dir`).
         cfg: an explicit config (overrides ``dataset`` and ``smoke``).
+        train: if False, only load: raise ``FileNotFoundError`` when the model is not cached.
     """
     if cfg is None:
         if dataset not in DATASETS:
@@ -277,13 +283,18 @@ def load_feature_classifier(dataset: str = "mnist5k", smoke: bool | None = None,
     data = _load_split(cfg.dataset)
 
     def fit():
+        if not train:
+            raise _NotCached
         net, extra = train_classifier(cfg, data.x_train.to(dev), data.y_train.to(dev), data.x_test.to(dev),
                                       data.y_test.to(dev), progress=progress)
         return net.state_dict(), extra
 
-    state, extra, cached = checkpoint.load_or_train(f"classifier_{cfg.dataset}", cfg, fit,
-                                                    data=(data.x_train, data.y_train),
-                                                    version=CLASSIFIER_VERSION, directory=directory)
+    try:
+        state, extra, cached = checkpoint.load_or_train(f"classifier_{cfg.dataset}", cfg, fit,
+                                                        data=(data.x_train, data.y_train),
+                                                        version=CLASSIFIER_VERSION, directory=directory)
+    except _NotCached:
+        raise FileNotFoundError(f"no cached {cfg.dataset} classifier for this config (train=False)") from None
     net = ConvClassifier(10, cfg.channels, cfg.feature_dim, cfg.dropout, seed=None)
     net.load_state_dict(state)
     return FeatureClassifier(net.to(dev), cfg, extra.get("test_accuracy"), cached)
