@@ -207,11 +207,11 @@ def ais_log_partition(rbm: RBM, base_bias: torch.Tensor, betas: torch.Tensor, n_
     db = b - bA
     for k in range(1, len(betas)):
         bk, bprev = betas[k], betas[k - 1]
-        a = v @ W + c                                                      # (M, H)
+        a = torch.addmm(c, v, W)                                           # (M, H)
         logw += ((bk - bprev) * (v @ db) + (F.softplus(bk * a) - F.softplus(bprev * a)).sum(-1)).double()
         if k < len(betas) - 1:  # Gibbs sweep on p_k, reusing a for p(h | v)
             h = _bernoulli(torch.sigmoid(bk * a), generator)
-            v = _bernoulli(torch.sigmoid(bk * (h @ W.T) + bA + bk * db), generator)
+            v = _bernoulli(torch.addmm(bA + bk * db, h, W.T, alpha=bk).sigmoid_(), generator)
     log_mean_w = float(torch.logsumexp(logw, 0)) - math.log(M)
     w = torch.exp(logw - logw.max())
     std_err = float(w.std() / (math.sqrt(M) * w.mean()))

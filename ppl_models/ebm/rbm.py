@@ -59,16 +59,16 @@ def _free_energy(W: torch.Tensor, b: torch.Tensor, c: torch.Tensor, v: torch.Ten
 
 
 def _bernoulli(p: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """0/1 draws with probabilities ``p`` as ``u < p`` (twice as fast as ``torch.bernoulli`` on a CPU)."""
-    return (torch.rand(p.shape, generator=generator, dtype=p.dtype, device=p.device) < p).to(p.dtype)
+    """0/1 draws with probabilities ``p`` as ``u < p``, in ``p``'s dtype (faster than ``torch.bernoulli``)."""
+    return torch.rand(p.shape, generator=generator, dtype=p.dtype, device=p.device).lt_(p)
 
 
 def _sample_h_given_v(W, c, v, generator) -> torch.Tensor:
-    return _bernoulli(torch.sigmoid(v @ W + c), generator)
+    return _bernoulli(torch.addmm(c, v, W).sigmoid_(), generator)
 
 
 def _sample_v_given_h(W, b, h, generator) -> torch.Tensor:
-    return _bernoulli(torch.sigmoid(h @ W.T + b), generator)
+    return _bernoulli(torch.addmm(b, h, W.T).sigmoid_(), generator)
 
 
 class RBM(nn.Module):

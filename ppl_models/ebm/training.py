@@ -105,17 +105,17 @@ def init_rbm(x: torch.Tensor, cfg: RBMConfig) -> RBM:
 @torch.no_grad()
 def _cd(W, b, c, v0, k, generator, h_chain=None) -> CDResult:
     """Unchecked CD-k (``h_chain=None``) or PCD-k (continue from hidden samples ``h_chain``)."""
-    a0 = v0 @ W + c                                      # (B, H) data pre-activations
+    a0 = torch.addmm(c, v0, W)                           # (B, H) data pre-activations
     p0 = torch.sigmoid(a0)
     h = _bernoulli(p0, generator) if h_chain is None else h_chain
     for i in range(k):
-        vk = _bernoulli(torch.sigmoid(h @ W.T + b), generator)   # (M, V)
-        ak = vk @ W + c                                  # (M, H)
+        vk = _bernoulli(torch.addmm(b, h, W.T).sigmoid_(), generator)   # (M, V)
+        ak = torch.addmm(c, vk, W)                       # (M, H)
         pk = torch.sigmoid(ak)
         if i < k - 1 or h_chain is not None:             # CD needs no hidden sample after the last sweep
             h = _bernoulli(pk, generator)
     n0, nk = v0.shape[0], vk.shape[0]
-    grad_W = vk.T @ pk / nk - v0.T @ p0 / n0
+    grad_W = (pk.T @ vk / nk - p0.T @ v0 / n0).T          # (V, H); (H, B) @ (B, V) is the faster GEMM
     grad_b = vk.mean(0) - v0.mean(0)
     grad_c = pk.mean(0) - p0.mean(0)
     fe0 = -(v0 @ b) - F.softplus(a0).sum(-1)
