@@ -75,6 +75,10 @@ def train_m2(m2: M2, x_unlabelled: torch.Tensor, x_labelled: torch.Tensor, y_lab
              eval_every: int | None = None) -> TrainHistory:
     """Fit M2: every step uses one unlabelled mini-batch and the whole labelled set.
 
+    Each step minimises :meth:`M2.loss` on a mini-batch of ``cfg.batch_size`` rows of
+    ``x_unlabelled`` (their labels are never used, so passing *all* training images, the labelled
+    ones included, is allowed) and all of ``(x_labelled, y_labelled)``.
+
     Args:
         x_unlabelled: ``(N_u, D)``; x_labelled: ``(N_l, D)``; y_labelled: ``(N_l,)`` ints.
     """

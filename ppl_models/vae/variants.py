@@ -70,8 +70,12 @@ class M2(nn.Module):
     Args:
         cfg: networks and likelihood (``cfg.beta`` is ignored: M2 is trained with beta = 1).
         n_classes: number of labels K.
-        alpha: weight of the extra classification loss :math:`-\\alpha \\log q(y|x)` on
-            labelled images (per image; Kingma et al. use :math:`0.1 N`).
+        alpha: weight of the classification loss :math:`-\\alpha \\log q(y|x)`, averaged over the
+            labelled batch, next to the labelled and unlabelled ELBO averages (weight 1 each; see
+            :meth:`loss`). Not Kingma et al.'s :math:`\\alpha = 0.1 N`, which multiplies the mean
+            classification loss in an objective *summed* over all :math:`N` images: divided by
+            :math:`N`, theirs weighs the labelled ELBO by :math:`N_l / N` and the classification
+            loss by 0.1.
     """
 
     def __init__(self, cfg: VAEConfig, n_classes: int, alpha: float = 50.0):
