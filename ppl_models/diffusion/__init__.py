@@ -18,6 +18,7 @@ from .likelihood import (
 from .losses import ddpm_loss, diffusion_loss, discrete_elbo_weight, elbo_weight
 from .ode import integrate, probability_flow_drift
 from .posterior import p_mean_logvar, q_posterior, target, to_eps, to_x0
+from .respacing import ddpm_sample_at, schedule_at
 from .sampling import (
                          Samples,
                          ddim_sample,
@@ -32,6 +33,7 @@ from .sampling import (
 )
 from .schedules import DiscreteSchedule, make_betas, make_schedule, step_to_time, time_to_step, timesteps
 from .sde import VESDE, VPSDE, eps_fn_from_score, score_fn_from_eps, standard_normal_log_prob
+from .training import EMA, TRAINING_VERSION, DenoiserConfig, train_denoiser
 from .vlb import VLB, ddpm_vlb, discretized_gaussian_log_likelihood, gaussian_kl
 
 __all__ = [
@@ -46,4 +48,5 @@ __all__ = [
     "integrate", "probability_flow_drift",
     "LogLikelihood", "ode_log_likelihood", "divergence_exact", "divergence_hutchinson", "make_probes",
     "dequantize", "bits_per_dim",
+    "schedule_at", "ddpm_sample_at", "DenoiserConfig", "EMA", "train_denoiser", "TRAINING_VERSION",
 ]
