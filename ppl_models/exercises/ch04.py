@@ -8,8 +8,8 @@ import torch
 
 from . import check_number, not_attempted
 
-__all__ = ["check_exercise_1", "check_exercise_2", "check_exercise_3",
-           "solution_1", "solution_2", "solution_3"]
+__all__ = ["check_exercise_1", "check_exercise_2", "check_exercise_3", "check_exercise_3_units",
+           "solution_1", "solution_2", "solution_3", "solution_3_units"]
 
 
 def solution_1() -> float:
@@ -27,6 +27,29 @@ def solution_2(log_w: torch.Tensor) -> torch.Tensor:
 def solution_3(loc: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
     r""":math:`\mathrm{KL}(\mathcal N(\mu,\mathrm{diag}\,\sigma^2)\|\mathcal N(0,I))` per row, ``(B,)``."""
     return (0.5 * (loc**2 + scale**2 - 1.0) - torch.log(scale)).sum(-1)
+
+
+def solution_3_units(encoder, x: torch.Tensor, threshold: float = 0.1) -> int:
+    r"""Units whose KL to the prior, averaged over the images ``x (N, D)``, exceeds ``threshold`` nats.
+
+    .. math:: \#\Big\{u : \tfrac1N\sum_n \mathrm{KL}\big(q(z_u \mid x_n)\,\|\,\mathcal N(0, 1)\big)
+              > \text{threshold}\Big\}
+
+    Args:
+        encoder: maps ``x`` to ``(loc, scale)``, each ``(N, d)`` (e.g. ``vae.encoder``).
+        x: ``(N, D)`` images; threshold: nats per unit.
+    """
+    if not callable(encoder):
+        raise ValueError(f"encoder must be callable, got {type(encoder).__name__}")
+    if not torch.is_tensor(x) or x.ndim != 2 or x.shape[0] == 0 or not torch.is_floating_point(x):
+        got = getattr(x, "shape", type(x).__name__)
+        raise ValueError(f"x must be a non-empty (N, D) float tensor, got {got}")
+    if not (threshold >= 0):
+        raise ValueError(f"threshold must be >= 0, got {threshold!r}")
+    with torch.no_grad():
+        loc, scale = encoder(x)
+    per_unit = (0.5 * (loc**2 + scale**2 - 1.0) - torch.log(scale)).mean(0)  # (d,)
+    return int((per_unit > threshold).sum())
 
 
 def check_exercise_1(answer) -> bool:
@@ -67,3 +90,9 @@ def check_exercise_3(fn) -> bool:
         return loc, torch.rand(*shape, generator=g, dtype=torch.float64) + 0.1
     return _check_fn("Exercise 3", fn, solution_3, make,
                      "per coordinate 0.5 * (mu^2 + sigma^2 - 1) - log sigma, summed over the last axis")
+
+
+def check_exercise_3_units(answer, encoder, x: torch.Tensor) -> bool:
+    """``answer``: how many units of ``encoder`` carry more than 0.1 nats on average over ``x``."""
+    return check_number("Exercise 3 (units)", answer, solution_3_units(encoder, x), 0.5,
+                        "average each unit's KL over the images first, then count the units above 0.1 nats")
