@@ -1,6 +1,7 @@
-"""Variational autoencoders in Pyro: one module with ``model``/``guide``, shared networks,
-variants (beta-VAE via ``cfg.beta``, conditional VAE, semi-supervised M2, linear-Gaussian VAE)
-and training with KL warm-up. Held-out likelihoods live in :mod:`ppl_models.metrics`.
+"""Variational autoencoders in Pyro: one module with ``model``/``guide`` (networks from
+:mod:`ppl_models.nets`), variants (beta-VAE via ``cfg.beta``, conditional VAE, semi-supervised
+M2, linear-Gaussian VAE) and training with KL warm-up. Held-out likelihoods live in
+:mod:`ppl_models.metrics`.
 """
 
 from ..nets import ARCHITECTURES, MLP, Decoder, Encoder
