@@ -3,8 +3,8 @@
     python tests/benchmarks/rbm.py            # H in (64, 500), 20 epochs, AIS with 14,500 betas
     python tests/benchmarks/rbm.py --quick    # H in (64, 500), 3 epochs, AIS with 1,000 betas
 
-Our CD-1 epoch time is printed beside (same arithmetic per step as PCD-1: three matrix products
-for the chain, two for the statistics).
+Our CD-1 epoch time is printed beside: per step it does the same five matrix products as PCD-1
+(hidden probabilities of the data, one Gibbs sweep, the two correlation statistics).
 
 What scikit-learn's ``BernoulliRBM.fit`` does (sklearn/neural_network/_rbm.py): persistent
 contrastive divergence with one Gibbs sweep (PCD-1, "stochastic maximum likelihood"), one
@@ -15,8 +15,8 @@ W ~ N(0, 0.01^2), zero biases, mini-batches in a fixed order. Ours runs the same
 init_std=0.01, visible_bias_from_data=False)``, with the same batch size and learning rate
 (our loop reshuffles every epoch and starts its chains at hidden samples of the first batch).
 Both run in ``--dtype`` (float64 default; scikit-learn keeps float32 input in float32) on one
-thread on the same data: statically binarised MNIST-5k (4,000 train,
-1,000 test images, ``ppl_models.data.load_mnist5k(binarized=True)``). Runs alternate (ours,
+thread on the same data: statically binarised MNIST-5k (4,000 train, 1,000 test images,
+``ppl_models.data.load_mnist5k(binarized=True)``). Runs alternate (ours,
 sklearn, ours, ...) and the best seconds per epoch of ``--repeats`` runs count; on a shared CPU
 only the ratio means something. Then both trained models (sklearn's ``components_``,
 ``intercept_visible_``, ``intercept_hidden_`` loaded into our ``RBM``) get the same AIS estimate
