@@ -82,7 +82,9 @@ def describe_blas() -> str:
     rows = [f"{i.get('internal_api')} {i.get('version')} ({i.get('user_api')}, "
             f"threads={i.get('num_threads')}, {os.path.basename(i.get('filepath', ''))})"
             for i in threadpoolctl.threadpool_info()]
-    return "; ".join(rows) or "none found"
+    info = torch.__config__.show()
+    torch_blas = info.split("BLAS_INFO=")[1].split(",")[0] if "BLAS_INFO=" in info else "unknown"
+    return f"numpy/scipy: {'; '.join(rows) or 'none found'} | torch: {torch_blas} (linked into torch)"
 
 
 def parse_args(argv):
