@@ -6,6 +6,7 @@ import torch
 from sklearn.metrics import log_loss as sk_log_loss
 
 from ppl_models.generative_classifiers import (
+    LearningCurves,
     adjust_log_proba,
     crossover,
     estimate_prior_em,
@@ -110,6 +111,21 @@ def test_prior_counts_is_largest_remainder():
                        (lambda: prior_counts(torch.tensor([0.5, 0.6]), 4), "prior")):
         with pytest.raises(ValueError, match=match):
             bad()
+
+
+def test_paired_difference_is_the_per_repeat_difference():
+    rng = np.random.default_rng(0)
+    shared = rng.normal(size=(6, 3))  # split-to-split noise both curves share
+    errors = {"a": shared + 0.01 * rng.normal(size=(6, 3)), "b": shared + 0.1}
+    lc = LearningCurves(np.array([10, 20, 40]), errors)
+    mean, sem = lc.paired_difference("a", "b")
+    d = errors["a"] - errors["b"]
+    np.testing.assert_allclose(mean, d.mean(0), atol=1e-12)
+    np.testing.assert_allclose(sem, d.std(0, ddof=1) / np.sqrt(6), atol=1e-12)
+    assert (sem < lc.sem("a")).all()  # pairing removes the shared noise
+    assert np.all(np.abs(mean + 0.1) < 3 * sem + 1e-12)
+    with pytest.raises(ValueError, match="no classifier"):
+        lc.paired_difference("a", "c")
 
 
 def test_stratified_subsample_and_learning_curves():

@@ -54,6 +54,24 @@ class LearningCurves(NamedTuple):
         e = self.errors[name]
         return e.std(0, ddof=1) / np.sqrt(len(e)) if len(e) > 1 else np.zeros(e.shape[1])
 
+    def paired_difference(self, a: str, b: str) -> tuple[np.ndarray, np.ndarray]:
+        r"""Mean and standard error of :math:`e_a - e_b` over repeats, per size.
+
+        Both classifiers saw the same subsets in each repeat, so the difference is taken repeat
+        by repeat (a paired comparison), which cancels the split-to-split noise the two share:
+        :math:`\bar d_s = \frac1R\sum_r (e_{a,rs} - e_{b,rs})`, standard error
+        :math:`\operatorname{sd}_r(d_{rs})/\sqrt R`.
+
+        Returns:
+            ``(mean (S,), sem (S,))``; the standard error is 0 with a single repeat.
+        """
+        for name in (a, b):
+            if name not in self.errors:
+                raise ValueError(f"no classifier named {name!r}; have {sorted(self.errors)}")
+        d = self.errors[a] - self.errors[b]  # (R, S)
+        sem = d.std(0, ddof=1) / np.sqrt(len(d)) if len(d) > 1 else np.zeros(d.shape[1])
+        return d.mean(0), sem
+
 
 def learning_curves(classifiers: Mapping[str, FitPredict], X: torch.Tensor, y: torch.Tensor,
                     X_test: torch.Tensor, y_test: torch.Tensor, sizes: Sequence[int],
