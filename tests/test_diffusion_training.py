@@ -1,5 +1,7 @@
 """Respaced DDPM chains and the denoiser training loop with EMA (ppl_models.diffusion)."""
 
+import math
+
 import pytest
 import torch
 from torch import nn
@@ -147,6 +149,24 @@ def test_label_dropout_reaches_only_the_dropped_rows(p_uncond, untouched):
         assert same == (row in untouched), (row, p_uncond)
 
 
+def test_log_t_fraction_draws_the_stated_mixture():
+    from ppl_models.diffusion.training import _draw_times
+
+    x = torch.zeros(200_000, 2, dtype=F64)
+    g = torch.Generator().manual_seed(0)
+    assert _draw_times(x, dm.DenoiserConfig(), g) is None       # uniform: drawn inside diffusion_loss
+    t = _draw_times(x, dm.DenoiserConfig(t_min=1e-4, log_t_fraction=1.0), g)
+    log_t = torch.log(t)  # U(log 1e-4, 0): mean log(1e-4)/2, var L^2/12
+    L = math.log(1e-4)
+    assert abs(float(log_t.mean()) - L / 2) < 5 * abs(L) / math.sqrt(12 * len(t))
+    assert abs(float(log_t.var()) - L**2 / 12) < 0.02 * L**2 / 12
+    t = _draw_times(x, dm.DenoiserConfig(t_min=1e-4, log_t_fraction=0.5), g)
+    # P(t < 0.01) = 0.5 P_log(t < 0.01) + 0.5 P_unif(t < 0.01)
+    want = 0.25 + 0.5 * (0.01 - 1e-4) / (1 - 1e-4)
+    assert abs(float((t < 0.01).double().mean()) - want) < 5 * math.sqrt(want * (1 - want) / len(t))
+    assert float(t.min()) >= 1e-4 and float(t.max()) <= 1.0
+
+
 def test_train_denoiser_bad_inputs():
     x, y = _toy()
     net = TimeMLP(2, (8,), time_dim=8, n_classes=3)
@@ -164,6 +184,9 @@ def test_train_denoiser_bad_inputs():
     with pytest.raises(ValueError, match="null_index"):
         dm.train_denoiser(net, x, dm.VPSDE(), cfg, y=y)
     for field, bad in (("n_epochs", 0), ("batch_size", 1.5), ("lr", 0.0), ("ema_decay", 1.0),
-                       ("p_uncond", 1.5), ("warmup", -1), ("t_min", 1.0), ("clip_grad_norm", 0.0)):
+                       ("p_uncond", 1.5), ("warmup", -1), ("t_min", 1.0), ("clip_grad_norm", 0.0),
+                       ("log_t_fraction", 1.5)):
         with pytest.raises(ValueError, match=field):
             dm.DenoiserConfig(**{field: bad})
+    with pytest.raises(ValueError, match="t_min"):
+        dm.DenoiserConfig(t_min=0.0, log_t_fraction=0.5)

@@ -2,6 +2,9 @@ r"""Training an eps-prediction network, with an exponential moving average (EMA)
 
 The loss is :func:`.losses.diffusion_loss` (continuous ``t ~ U(t_min, 1)``, ``weighting="simple"``,
 Ho et al.'s :math:`L_\text{simple}`) through the shared loop :func:`ppl_models.train.train`. With
+``log_t_fraction = f > 0`` a share ``f`` of each batch draws :math:`\log t \sim U(\log t_{\min}, 0)`
+instead, which puts more training signal on the low-noise levels that dominate likelihoods
+(the loss is then :math:`L_\text{simple}` under the mixture density of ``t``). With
 labels, each label is replaced by the null class with probability ``p_uncond`` (classifier-free
 guidance, :func:`.guidance.drop_labels`), so one network learns :math:`\epsilon(x, t, y)` and
 :math:`\epsilon(x, t, \varnothing)`.
@@ -18,6 +21,7 @@ run is not dominated by its random initial weights. Samples are drawn with the s
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 
 import torch
@@ -47,6 +51,7 @@ class DenoiserConfig:
     t_min: float = 1e-5         # t ~ U(t_min, 1)
     clip_grad_norm: float = 1.0  # gradient clipping (max global norm)
     seed: int = 0               # shuffling, times, noise and label dropout
+    log_t_fraction: float = 0.0  # share of each batch with log t ~ U(log t_min, 0) (more low-noise steps)
 
     def __post_init__(self):
         for name in ("n_epochs", "batch_size"):
@@ -60,6 +65,9 @@ class DenoiserConfig:
         check_fraction(self.p_uncond, "p_uncond", 0.0, 1.0)
         check_fraction(self.t_min, "t_min", 0.0, 1.0, open_high=True)
         check_fraction(self.clip_grad_norm, "clip_grad_norm", 0.0, 1e6, open_low=True)
+        check_fraction(self.log_t_fraction, "log_t_fraction", 0.0, 1.0)
+        if self.log_t_fraction > 0 and self.t_min <= 0:
+            raise ValueError("log_t_fraction > 0 needs t_min > 0 (log t is uniform on [log t_min, 0])")
 
     def smoke(self) -> DenoiserConfig:
         """The tiny variant: two epochs, no warm-up, a short EMA window."""
@@ -104,6 +112,18 @@ class EMA:
         return {k: v.clone() for k, v in self.shadow.items()}
 
 
+def _draw_times(x: torch.Tensor, cfg: DenoiserConfig, gen: torch.Generator) -> torch.Tensor | None:
+    """``None`` (diffusion_loss draws ``t ~ U(t_min, 1)``) or the log-uniform mixture of the config."""
+    if cfg.log_t_fraction == 0.0:
+        return None
+    b = x.shape[0]
+    u = torch.rand(b, generator=gen, dtype=x.dtype, device=x.device)
+    uniform = cfg.t_min + (1.0 - cfg.t_min) * u
+    log_uniform = torch.exp(math.log(cfg.t_min) * (1.0 - u))
+    use_log = torch.rand(b, generator=gen, device=x.device) < cfg.log_t_fraction
+    return torch.where(use_log, log_uniform, uniform).clamp(cfg.t_min, 1.0)
+
+
 def train_denoiser(net: nn.Module, x: torch.Tensor, process, cfg: DenoiserConfig,
                    y: torch.Tensor | None = None, null_index: int | None = None,
                    progress: bool | None = None) -> tuple[TrainHistory, dict[str, torch.Tensor]]:
@@ -144,7 +164,8 @@ def train_denoiser(net: nn.Module, x: torch.Tensor, process, cfg: DenoiserConfig
                 return net(xt, t, yb)
         else:
             model_fn = net
-        loss = diffusion_loss(model_fn, xb, process, generator=gen, t_min=cfg.t_min).mean()
+        loss = diffusion_loss(model_fn, xb, process, generator=gen, t_min=cfg.t_min,
+                              t=_draw_times(xb, cfg, gen)).mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, cfg.clip_grad_norm)
