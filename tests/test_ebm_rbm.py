@@ -228,6 +228,7 @@ def test_bad_inputs_raise_value_errors_naming_the_argument():
         (lambda: ais_log_partition(rbm, z(3), ais_betas(10), generator=gen()), "base_bias"),
         (lambda: ais_log_partition(rbm, torch.zeros(4, dtype=f64), ais_betas(10), 1, generator=gen()),
          "n_chains"),
+        (lambda: ais_log_partition(rbm, z(4), ais_betas(10), generator=gen(), dtype=torch.int64), "dtype"),
         (lambda: exact_log_partition(random_rbm(25, 22)), "max_units"),
         (lambda: rbm_nll(rbm, v, math.nan), "log_Z"),
         (lambda: exact_log_likelihood(rbm, v, log_Z=math.inf), "log_Z"),

@@ -199,6 +199,8 @@ def ais_log_partition(rbm: RBM, base_bias: torch.Tensor, betas: torch.Tensor, n_
     betas = _check_betas(betas).to(device=dev, dtype=torch.float64).tolist()
     M = check_int(n_chains, "n_chains", low=2)
     check_generator(generator, dev)
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise ValueError(f"dtype must be a floating-point torch.dtype, got {dtype!r}")
     W, b, c = (p.detach().to(dtype) for p in (rbm.W, rbm.b, rbm.c))
     bA = base_bias.detach().to(device=dev, dtype=dtype)
     log_ZA = float(F.softplus(bA.double()).sum()) + rbm.n_hidden * math.log(2.0)
