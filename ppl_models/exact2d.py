@@ -343,8 +343,8 @@ def normalize_on_grid(log_density: Callable[[torch.Tensor], torch.Tensor], xlim:
     (x0, x1), (y0, y1) = _check_lim(xlim, "xlim"), _check_lim(ylim, "ylim")
     n, batch_size = check_int(n, "n", low=2), check_int(batch_size, "batch_size")
     hx, hy = (x1 - x0) / n, (y1 - y0) / n
-    xs = x0 + (torch.arange(n, dtype=torch.float64) + 0.5) * hx
-    ys = y0 + (torch.arange(n, dtype=torch.float64) + 0.5) * hy
+    xs = x0 + (torch.arange(n, dtype=torch.float64) + 0.5) * hx  # device-free: float64 grid, moved below
+    ys = y0 + (torch.arange(n, dtype=torch.float64) + 0.5) * hy  # device-free: float64 grid, moved below
     grid = torch.stack(torch.meshgrid(xs, ys, indexing="xy"), dim=-1)                        # (n, n, 2)
     grid = grid.to(device=device, dtype=dtype)
     lp = _eval_log_density(log_density, grid.reshape(-1, 2), batch_size)

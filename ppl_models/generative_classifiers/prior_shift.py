@@ -216,6 +216,6 @@ def sample_with_prior(y: torch.Tensor, prior: torch.Tensor, n: int,
         pool = (y == k).nonzero().flatten()
         if want[k] > len(pool):
             raise ValueError(f"n: class {k} needs {int(want[k])} examples but has {len(pool)}")
-        out.append(pool[torch.randperm(len(pool), generator=generator)[: int(want[k])]])
+        out.append(pool[torch.randperm(len(pool), generator=generator)[: int(want[k])]])  # device-free: CPU
     idx = torch.cat(out)
-    return idx[torch.randperm(len(idx), generator=generator)]
+    return idx[torch.randperm(len(idx), generator=generator)]  # device-free: CPU-generator indices
