@@ -136,12 +136,13 @@ def test_bad_inputs(smoke_clf, digits):
             fn()
 
 
-def test_full_size_mnist_classifier_accuracy_if_cached():
+@pytest.mark.parametrize("dataset", ["mnist5k", "digits"])
+def test_full_size_classifier_accuracy_if_cached(dataset):
     """The full-size model's accuracy, recomputed from its weights (runs where the cache is warm)."""
     try:
-        clf = C.load_feature_classifier("mnist5k", smoke=False, device="cpu", train=False)
+        clf = C.load_feature_classifier(dataset, smoke=False, device="cpu", train=False)
     except FileNotFoundError:
-        pytest.skip("full-size MNIST-5k classifier not cached (train it: load_feature_classifier('mnist5k'))")
-    data = load_mnist5k(device="cpu")
+        pytest.skip(f"the full-size {dataset} classifier is not cached")
+    data = load_mnist5k(device="cpu") if dataset == "mnist5k" else load_digits(device="cpu")
     acc = clf.accuracy(data.x_test, data.y_test)
     assert acc >= 0.97 and acc == pytest.approx(clf.test_accuracy, abs=1e-12)
