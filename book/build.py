@@ -20,6 +20,7 @@ import json
 import re
 import shutil
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,17 +35,16 @@ def chapter_files(chapters: Path) -> list[Path]:
     return sorted(p for p in chapters.glob(CHAPTER_GLOB) if p.is_file())
 
 
-def notebook_title(path: Path) -> str:
-    """The text of the notebook's first markdown heading (the file stem if it has none)."""
-    nb = json.loads(path.read_text(encoding="utf-8"))
-    for cell in nb.get("cells", []):
-        if cell.get("cell_type") != "markdown":
-            continue
-        src = cell.get("source", "")
-        for line in (src if isinstance(src, str) else "".join(src)).splitlines():
-            if line.startswith("#"):
-                return line.lstrip("#").strip()
-    return path.stem
+def read_notebook(path: Path, tries: int = 5) -> dict:
+    """The notebook's JSON; retried briefly, since a chapter may be being rewritten in place."""
+    for attempt in range(tries):
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError:
+            if attempt == tries - 1:
+                raise
+            time.sleep(1.0)
+    raise AssertionError("unreachable")
 
 
 def _split_row(line: str) -> list[str]:
@@ -138,7 +138,7 @@ def staged_notebook(path: Path) -> str:
     A stored widget (a tqdm progress bar) has no static form: without a kernel its text
     fallback is the bar's initial state ("0%"), so it is left out. Every other output is kept.
     """
-    nb = json.loads(path.read_text(encoding="utf-8"))
+    nb = read_notebook(path)
     for cell in nb.get("cells", []):
         if cell.get("cell_type") == "markdown":
             src = cell.get("source", "")
