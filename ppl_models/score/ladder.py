@@ -14,7 +14,7 @@ import torch
 
 from ._checks import check_int, check_positive
 
-__all__ = ["geometric_sigmas", "check_ladder"]
+__all__ = ["geometric_sigmas", "check_ladder", "overlap_ratio"]
 
 
 def geometric_sigmas(sigma_max: float, sigma_min: float, L: int, *, dtype: torch.dtype = torch.float64,
@@ -60,3 +60,49 @@ def check_ladder(sigmas, name: str = "sigmas") -> torch.Tensor:
     if sigmas.shape[0] > 1 and not bool((sigmas[1:] < sigmas[:-1]).all()):
         raise ValueError(f"{name} must be strictly decreasing (sigma_1 > ... > sigma_L)")
     return sigmas
+
+
+def overlap_ratio(dim: int, overlap: float = 0.5) -> float:
+    r"""The ladder ratio :math:`\gamma = \sigma_i/\sigma_{i+1}` at which neighbouring levels overlap.
+
+    Song & Ermon (2020, technique 2): for data of dimension :math:`D`, a sample of
+    :math:`\mathcal N(0, \sigma_i^2 I)` has norm about :math:`\sigma_i\sqrt D` with spread
+    :math:`\sigma_i/\sqrt2`; requiring that level :math:`i+1`'s shell covers level :math:`i`'s
+    norm with probability ``overlap`` gives
+
+    .. math::
+        \Phi\big(\sqrt{2D}(\gamma - 1) + 3\gamma\big) - \Phi\big(\sqrt{2D}(\gamma - 1) - 3\gamma\big)
+        = \text{overlap},
+
+    solved for :math:`\gamma > 1` by bisection (the left side decreases in :math:`\gamma` over the
+    root's range). The number of levels between :math:`\sigma_{\max}` and :math:`\sigma_{\min}` is
+    then :math:`1 + \lceil\log(\sigma_{\max}/\sigma_{\min})/\log\gamma\rceil`.
+
+    Args:
+        dim: data dimension :math:`D \ge 1`.
+        overlap: the target probability, in ``(0, 1)`` and below the value at :math:`\gamma = 1`.
+
+    Returns:
+        :math:`\gamma > 1`.
+    """
+    dim = check_int(dim, "dim", low=1)
+    if isinstance(overlap, bool) or not isinstance(overlap, (int, float)) or not (0.0 < overlap < 1.0):
+        raise ValueError(f"overlap must be a number in (0, 1), got {overlap!r}")
+    root2d = math.sqrt(2.0 * dim)
+
+    def coverage(g: float) -> float:
+        phi = lambda u: 0.5 * math.erfc(-u / math.sqrt(2.0))  # noqa: E731  standard normal CDF
+        return phi(root2d * (g - 1.0) + 3.0 * g) - phi(root2d * (g - 1.0) - 3.0 * g)
+
+    if not overlap < coverage(1.0):
+        raise ValueError(f"overlap must be < {coverage(1.0):.6f} (the coverage at gamma = 1), "
+                         f"got {overlap!r}")
+    lo, hi = 1.0, 2.0
+    while coverage(hi) > overlap:
+        hi *= 2.0
+        if hi > 1e6:
+            raise ValueError(f"dim={dim} is too small: the coverage never falls to overlap={overlap!r}")
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if coverage(mid) > overlap else (lo, mid)
+    return 0.5 * (lo + hi)
