@@ -2,7 +2,8 @@
 #   make lab    set up .venv and open JupyterLab on chapters/
 #   make test   set up .venv, lint, run the unit tests and every chapter (smoke mode)
 # Also: make run (every chapter in full mode -> build/ + build/summary.md),
-#       make notebooks (store full-run outputs in chapters/), make bench, make env, make lock.
+#       make notebooks (store full-run outputs in chapters/), make book (the course as a static
+#       website from the stored outputs, offline), make bench, make env, make lock.
 
 PYTHON ?= python3
 VENV   := .venv
@@ -12,7 +13,7 @@ PIP    := $(PY) -m pip --disable-pip-version-check
 LAB_PORT ?= 8888
 PYTEST_ARGS ?=
 
-.PHONY: install lab test unit chapters lint run notebooks bench env lock clean
+.PHONY: install lab test unit chapters lint run notebooks book bench env lock clean
 
 install: $(STAMP)
 
@@ -31,7 +32,7 @@ lab: $(STAMP)
 		--ServerApp.root_dir=chapters
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check ppl_models tests tools chapters
+	$(VENV)/bin/ruff check ppl_models tests tools chapters book
 
 unit: $(STAMP)
 	PPL_SMOKE=1 $(PY) -m pytest tests -q $(PYTEST_ARGS)
@@ -46,7 +47,7 @@ chapters: $(STAMP)
 TEST_WORKERS ?= 2
 test: $(STAMP)
 	$(PYTHON) tools/pins.py check
-	$(VENV)/bin/ruff check ppl_models tests tools chapters
+	$(VENV)/bin/ruff check ppl_models tests tools chapters book
 	PPL_SMOKE=1 OMP_NUM_THREADS=1 $(PY) -m pytest tests chapters --nbval-lax -q \
 		-n $(TEST_WORKERS) --dist loadfile --durations=15 $(PYTEST_ARGS)
 
@@ -55,6 +56,11 @@ run: $(STAMP)
 
 notebooks: $(STAMP)
 	PPL_SMOKE=0 $(PY) tools/run_chapters.py --mode full --inplace --out build
+
+# The course as a static HTML site from the stored notebooks (no re-execution, no network):
+# build/book/html/index.html. Sphinx warnings are errors.
+book: $(STAMP)
+	$(PY) book/build.py
 
 bench: $(STAMP)
 	@for b in tests/benchmarks/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
