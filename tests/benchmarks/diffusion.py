@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import platform
+import re
 import sys
 import time
 
@@ -127,9 +128,10 @@ def main(argv=None):
                          clip_sample=False)
     print(f"command: PPL_THREADS={threads} python tests/benchmarks/diffusion.py " + " ".join(sys.argv[1:]))
     print(config.describe())
-    blas = [ln.strip() for ln in torch.__config__.show().splitlines() if "BLAS" in ln][:1] or ["BLAS ?"]
+    blas = re.search(r"BLAS_INFO=(\w+)", torch.__config__.show())
     print(f"python {platform.python_version()}, torch {torch.__version__}, "
-          f"diffusers {diffusers.__version__}, torch threads {torch.get_num_threads()}, {blas[0]}")
+          f"diffusers {diffusers.__version__}, torch threads {torch.get_num_threads()}, "
+          f"BLAS {blas.group(1) if blas else 'unknown'}")
     print(f"data: MNIST-5k, {len(x)} training images 28x28 in [-1, 1]; batch {args.batch}, Adam {args.lr}, "
           f"clip 1.0, EMA {args.ema}; {args.budget:.0f} s of training each in {args.chunk:.0f} s chunks")
     print(f"parameters: ours {count_parameters(ours):,}, diffusers UNet2DModel {count_parameters(peer):,}")
