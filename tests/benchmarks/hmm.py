@@ -3,27 +3,64 @@
     python tests/benchmarks/hmm.py            # full sizes
     python tests/benchmarks/hmm.py --quick    # small sizes, < 1 min
 
-Cases (float64, 1-D Gaussian emissions; times are the best of several repeats):
+Cases (float64, 1-D Gaussian emissions; CPU cases run ours and hmmlearn alternately in one process
+and report the median of the repeats; the emission log-likelihoods are computed inside every timed
+call, ours and hmmlearn's):
   1. forward-backward and Viterbi, 50 sequences x T=100, K in {2, 10, 50}, ours vs hmmlearn (CPU);
   2. 1,000 sequences x T=1,000, K=32: ours batched on GPU vs hmmlearn on CPU (CUDA only);
   3. parallel scan vs sequential smoother, K=16, T in {1e3 .. 1e6} (GPU; on CPU a shorter range);
   4. Baum-Welch, 5 iterations from the same start, ours vs hmmlearn (CPU).
 The GPU cases print a "skipped" line where CUDA is absent. On a shared CPU only the ratios mean
-anything. torch runs with --threads threads (default 1, like hmmlearn's C++ loops).
+anything. torch runs with --threads threads (default 1, like hmmlearn's C++ loops); numpy's BLAS
+is limited to the same count with threadpoolctl.
+
+OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE slow numpy on these machines (OpenBLAS reads both once,
+when numpy loads it): this script removes both from its own environment before numpy is imported,
+and prints what it removed and the BLAS libraries in use.
 """
 
 from __future__ import annotations
 
-import argparse
-import sys
-import time
-import warnings
+import os
 
-import numpy as np
-import torch
+_UNSET = {v: os.environ.pop(v) for v in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE") if v in os.environ}
 
-from ppl_models import config, hmm
-from ppl_models.hmm import parallel
+import argparse  # noqa: E402
+import statistics  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+import warnings  # noqa: E402
+
+import numpy as np  # noqa: E402
+import threadpoolctl  # noqa: E402
+import torch  # noqa: E402
+
+from ppl_models import config, hmm  # noqa: E402
+from ppl_models.hmm import parallel  # noqa: E402
+
+
+def describe_blas() -> str:
+    """numpy's BLAS as threadpoolctl sees it, and the BLAS torch was built with."""
+    rows = [f"{i.get('internal_api')} {i.get('version')} ({i.get('user_api')}, arch {i.get('architecture')}, "
+            f"threads={i.get('num_threads')}, {os.path.basename(i.get('filepath', ''))})"
+            for i in threadpoolctl.threadpool_info()]
+    info = torch.__config__.show()
+    torch_blas = info.split("BLAS_INFO=")[1].split(",")[0] if "BLAS_INFO=" in info else "unknown"
+    return (f"numpy/scipy: {'; '.join(rows) or 'none found'} | torch: {torch_blas} "
+            f"(mkl available: {torch.backends.mkl.is_available()})")
+
+
+def interleaved(fns: dict, repeats: int) -> dict:
+    """Median seconds of each callable, run alternately (one warm-up each) so all see the same load."""
+    for fn in fns.values():
+        fn()
+    times = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t0)
+    return {name: statistics.median(v) for name, v in times.items()}
 
 
 def best_time(fn, repeats: int) -> float:
@@ -61,16 +98,22 @@ def gaussian_problem(n_seq, n_steps, k, seed, device="cpu"):
 
 
 def case_small(ks, repeats):
-    print("\n1. forward-backward and Viterbi, 50 sequences x T=100 (CPU, float64)")
+    print(f"\n1. forward-backward and Viterbi, 50 sequences x T=100 (CPU, float64, median of {repeats}, "
+          "interleaved)")
     print(f"{'K':>4} {'ours fb ms':>11} {'hmmlearn fb':>12} {'ratio':>6} {'ours vit ms':>12} "
           f"{'hmmlearn vit':>13} {'ratio':>6}")
     rows = []
     for k in ks:
         em, p, x, model, xs, lengths = gaussian_problem(50, 100, k, seed=k)
-        fb = best_time(lambda: hmm.hmm_smoother(*hmm.hmm_log_lik_terms(x, p, em)), repeats)  # noqa: B023
-        fb_ref = best_time(lambda: model.predict_proba(xs, lengths), repeats)  # noqa: B023
-        vt = best_time(lambda: hmm.hmm_viterbi(*hmm.hmm_log_lik_terms(x, p, em)), repeats)  # noqa: B023
-        vt_ref = best_time(lambda: model.decode(xs, lengths), repeats)  # noqa: B023
+        ours_vit, ref_vit = hmm.hmm_viterbi(*hmm.hmm_log_lik_terms(x, p, em)), model.decode(xs, lengths)
+        assert np.array_equal(ours_vit.path.reshape(-1).numpy(), ref_vit[1]), "Viterbi paths differ"
+        assert abs(float(ours_vit.log_prob.sum()) - ref_vit[0]) <= 1e-8 * abs(ref_vit[0])
+        t = interleaved({
+            "fb": lambda: hmm.hmm_smoother(*hmm.hmm_log_lik_terms(x, p, em)),  # noqa: B023
+            "fb_ref": lambda: model.predict_proba(xs, lengths),  # noqa: B023
+            "vt": lambda: hmm.hmm_viterbi(*hmm.hmm_log_lik_terms(x, p, em)),  # noqa: B023
+            "vt_ref": lambda: model.decode(xs, lengths)}, repeats)  # noqa: B023
+        fb, fb_ref, vt, vt_ref = t["fb"], t["fb_ref"], t["vt"], t["vt_ref"]
         print(f"{k:>4} {fb * 1e3:>11.2f} {fb_ref * 1e3:>12.2f} {fb_ref / fb:>5.2f}x {vt * 1e3:>12.2f} "
               f"{vt_ref * 1e3:>13.2f} {vt_ref / vt:>5.2f}x")
         rows.append((k, fb_ref / fb, vt_ref / vt))
@@ -107,7 +150,8 @@ def case_scan(lengths, k, device, repeats):
 
 
 def case_em(k, n_iter, repeats):
-    print(f"\n4. Baum-Welch, {n_iter} iterations from the same start, 50 sequences x T=100, K={k} (CPU)")
+    print(f"\n4. Baum-Welch, {n_iter} iterations from the same start, 50 sequences x T=100, K={k} (CPU, "
+          f"median of {repeats}, interleaved)")
     em, p, x, model, xs, lengths = gaussian_problem(50, 100, k, seed=3)
     from hmmlearn import hmm as hl
 
@@ -118,9 +162,9 @@ def case_em(k, n_iter, repeats):
         m.means_, m.covars_ = p.emission.means.numpy(), p.emission.variances.numpy()
         return m.fit(xs, lengths)
 
-    ours = best_time(lambda: hmm.fit_hmm(x, k, em, init=p, n_restarts=1, n_iter=n_iter, tol=-np.inf),
-                     repeats)
-    theirs = best_time(ref, repeats)
+    t = interleaved({"ours": lambda: hmm.fit_hmm(x, k, em, init=p, n_restarts=1, n_iter=n_iter, tol=-np.inf),
+                     "theirs": ref}, repeats)
+    ours, theirs = t["ours"], t["theirs"]
     print(f"   ours {ours * 1e3:.1f} ms | hmmlearn {theirs * 1e3:.1f} ms | "
           f"ratio (hmmlearn/ours) {theirs / ours:.2f}x")
     return theirs / ours
@@ -129,26 +173,30 @@ def case_em(k, n_iter, repeats):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="small sizes (< 1 min)")
-    ap.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
+    ap.add_argument("--threads", type=int, default=1, help="torch and numpy-BLAS CPU threads (default 1)")
+    ap.add_argument("--repeats", type=int, default=None, help="timed runs per case (default 9, quick 5)")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
+    threadpoolctl.threadpool_limits(args.threads)
     warnings.filterwarnings("ignore")
     import hmmlearn
 
-    print("command:", "python tests/benchmarks/hmm.py" + (" --quick" if args.quick else ""),
+    print("command: python tests/benchmarks/hmm.py" + (" --quick" if args.quick else ""),
           f"--threads {args.threads}")
-    print(config.describe(), f"| hmmlearn {hmmlearn.__version__} | numpy {np.__version__} | python "
-          f"{sys.version.split()[0]} | torch threads {torch.get_num_threads()}")
-    reps = 3 if args.quick else 5
+    print(f"removed from this process's environment before importing numpy: {_UNSET or 'nothing (unset)'}")
+    print(config.describe(torch.device("cpu")), f"| hmmlearn {hmmlearn.__version__} | numpy {np.__version__} "
+          f"| python {sys.version.split()[0]} | torch {torch.__version__}, threads {torch.get_num_threads()}")
+    print(f"BLAS: {describe_blas()}")
+    reps = args.repeats or (5 if args.quick else 9)
     case_small([2, 10] if args.quick else [2, 10, 50], reps)
-    case_big(1000, 1000, reps)
+    case_big(1000, 1000, 3)
     cpu_lengths = [1000, 10_000] if args.quick else [1000, 10_000, 100_000]
     case_scan(cpu_lengths, 16, "cpu", 1)
     if torch.cuda.is_available():
         case_scan([1000, 10_000, 100_000, 1_000_000], 16, "cuda", 3)
     else:
         print("   GPU scan (T up to 1e6, goal >= 50x at T=1e5): skipped, no CUDA device")
-    case_em(10, 5, reps)
+    case_em(10, 5, 5 if args.quick else 7)
 
 
 if __name__ == "__main__":
