@@ -28,6 +28,7 @@ from typing import NamedTuple
 
 import torch
 
+from ._blas import matmul, numpy_ok
 from ._checks import check_data, check_int, check_nonneg, check_params
 from .gmm import GMMParams, _log_gauss, gmm_component_log_prob
 
@@ -89,13 +90,28 @@ def _normalise(lp):
     return ll.mean(), lp - ll
 
 
-def _full_cov(X, resp, mu, nk, step):
+def _full_cov(X, resp, mu, nk, raw, step):
+    r""":math:`\Sigma_k = \frac1{N_k}\sum_n r_{nk}(x_n-\mu_k)(x_n-\mu_k)^\top`, ``(K, D, D)``.
+
+    With :math:`\mu_k = \frac1{N_k}\sum_n r_{nk} x_n` and :math:`R_k = \sum_n r_{nk}` (``raw``;
+    :math:`N_k` adds ``10 eps``) the sum expands to
+    :math:`\frac1{N_k}\sum_n r_{nk} x_n x_n^\top - (2 - R_k/N_k)\,\mu_k\mu_k^\top`: one
+    ``(K D, n) x (n, D)`` product per row chunk instead of ``K`` centred ``(n, K, D)`` copies. ``X``
+    is centred on the data mean, which keeps the cancellation small.
+    """
     K, D = mu.shape
-    cov = torch.zeros(K, D, D, dtype=X.dtype, device=X.device)
+    S = torch.zeros(K * D, D, dtype=X.dtype, device=X.device)
+    fast = numpy_ok(X, resp) and X.dtype == resp.dtype
     for s in range(0, X.shape[0], step):
-        diff = X[s : s + step].unsqueeze(0) - mu.unsqueeze(1)  # (K, n, D)
-        cov += (diff * resp[s : s + step].T.unsqueeze(-1)).transpose(1, 2) @ diff
-    return cov / nk.view(-1, 1, 1)
+        xb, rb = X[s : s + step], resp[s : s + step]
+        if fast:  # numpy's broadcasting product and BLAS, writing into S's memory
+            x_np, w = xb.numpy(), rb.numpy()[:, :, None] * xb.numpy()[:, None, :]  # (n, K, D): r_nk x_n
+            S.numpy()[...] += w.reshape(-1, K * D).T @ x_np
+        else:
+            S += (rb.unsqueeze(-1) * xb.unsqueeze(1)).reshape(xb.shape[0], K * D).T @ xb
+    cov = S.view(K, D, D) / nk.view(-1, 1, 1)
+    cov = cov - (2.0 - raw / nk).view(-1, 1, 1) * (mu.unsqueeze(-1) * mu.unsqueeze(-2))
+    return 0.5 * (cov + cov.transpose(-1, -2))  # exactly symmetric
 
 
 def gmm_m_step(X: torch.Tensor, resp: torch.Tensor, covariance_type: str = "full",
@@ -134,14 +150,14 @@ def _m_step(X, resp, covariance_type, reg_covar, previous, chunk_size):
     nk = raw + 10 * torch.finfo(X.dtype).eps
     c = X.mean(0)
     Xc = X - c  # centring keeps the diagonal formula below numerically safe
-    muc = (resp.T @ Xc) / nk.unsqueeze(-1)  # (K, D)
+    muc = matmul(resp.T, Xc) / nk.unsqueeze(-1)  # (K, D)
     K, D = muc.shape
     if covariance_type == "full":
-        step = chunk_size or max(256, (1 << 22) // (K * D))
-        cov = _full_cov(Xc, resp, muc, nk, step)
+        step = chunk_size or max(256, (1 << 21) // (K * D))
+        cov = _full_cov(Xc, resp, muc, nk, raw, step)
         cov = cov + reg_covar * torch.eye(D, dtype=X.dtype, device=X.device)
     else:
-        cov = ((resp.T @ (Xc * Xc)) / nk.unsqueeze(-1) - muc * muc).clamp_min(0.0) + reg_covar
+        cov = (matmul(resp.T, Xc * Xc) / nk.unsqueeze(-1) - muc * muc).clamp_min(0.0) + reg_covar
     weights = nk / nk.sum()
     means = muc + c
     empty = raw < EMPTY_COUNT

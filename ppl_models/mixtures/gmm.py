@@ -15,8 +15,10 @@ from __future__ import annotations
 import math
 from typing import NamedTuple
 
+import numpy as np
 import torch
 
+from ._blas import matmul, numpy_ok
 from ._checks import check_data, check_params
 
 __all__ = [
@@ -115,12 +117,13 @@ def _log_gauss(params: GMMParams, X: torch.Tensor, chunk_size: int | None) -> to
     for s in range(0, X.shape[0], step):
         xb = Xc[s : s + step]
         if full:
-            y = (xb @ P_all).view(-1, K, D) - muP  # (n, K, D)
-            maha = (y * y).sum(-1)
+            y = matmul(xb, P_all).view(-1, K, D).sub_(muP)  # (n, K, D)
+            maha = torch.einsum("nkd,nkd->nk", y, y) if not numpy_ok(y) else torch.from_numpy(
+                np.einsum("nkd,nkd->nk", y.numpy(), y.numpy()))  # sum of squares, no (n, K, D) temporary
         else:
-            maha = (xb * xb) @ prec.T - 2.0 * (xb @ muprec) + mu_term  # (n, K)
+            maha = matmul(xb * xb, prec.T) - 2.0 * matmul(xb, muprec) + mu_term  # (n, K)
             maha = maha.clamp_min(0.0)
-        out.append(-0.5 * (D * LOG_2PI + maha) + log_det)
+        out.append(maha.mul_(-0.5).add_(log_det - 0.5 * D * LOG_2PI))
     return torch.cat(out, 0)
 
 
