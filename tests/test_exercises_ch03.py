@@ -40,3 +40,27 @@ def test_exercise_1_is_the_brute_force_sum():
             p = p * trans[z[t - 1], z[t]] * em.probs[z[t], x[t]]
         total += float(p)
     assert ch03.solution_1() == pytest.approx(math.log(total), abs=1e-9)
+
+
+def test_plausible_wrong_backward_answers_fail():
+    def wrong_axis(log_trans, log_lik):      # sums over the source state: uses A transposed
+        return ch03.solution_3(log_trans.T, log_lik)
+
+    def same_step_emission(log_trans, log_lik):   # p(x_t | j) instead of p(x_{t+1} | j)
+        betas = [torch.zeros_like(log_lik[-1])]
+        for t in range(log_lik.shape[0] - 2, -1, -1):
+            betas.append(torch.logsumexp(log_trans + log_lik[t] + betas[-1], dim=-1))
+        return torch.stack(betas[::-1])
+
+    for wrong in (wrong_axis, same_step_emission):
+        with pytest.raises(AssertionError, match="Exercise 3"):
+            ch03.check_exercise_3(wrong)
+
+
+def test_non_tensor_results_fail_with_a_message():
+    with pytest.raises(AssertionError, match="returned NoneType"):
+        ch03.check_exercise_2(lambda trans: None)
+    with pytest.raises(AssertionError, match="returned NoneType"):
+        ch03.check_exercise_3(lambda log_trans, log_lik: None)
+    with pytest.raises(AssertionError, match="expected a function"):
+        ch03.check_exercise_2(3.0)

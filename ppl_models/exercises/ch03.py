@@ -54,6 +54,18 @@ def check_exercise_1(answer) -> bool:
                         "hmm.categorical_log_lik gives the (T, K) emission term")
 
 
+def _result(label: str, answer: Callable, *args) -> torch.Tensor:
+    """Call a learner's function and turn its result into a float64 tensor, or fail with a message."""
+    if not callable(answer):
+        raise AssertionError(f"{label}: expected a function, got {type(answer).__name__}")
+    value = answer(*args)
+    try:
+        return torch.as_tensor(value, dtype=torch.float64)
+    except (TypeError, RuntimeError, ValueError):
+        kind = type(value).__name__
+        raise AssertionError(f"{label}: your function returned {kind}, not a tensor") from None
+
+
 def _problems():
     g = torch.Generator().manual_seed(3)
     for k in (2, 3, 5):
@@ -65,7 +77,7 @@ def check_exercise_2(answer: Callable | None) -> bool:
     if not_attempted("Exercise 2", answer):
         return False
     for trans in _problems():
-        got = torch.as_tensor(answer(trans), dtype=torch.float64).reshape(-1)
+        got = _result("Exercise 2", answer, trans).reshape(-1)
         if got.shape != (trans.shape[0],) or not torch.allclose(got @ trans, got, atol=1e-8) \
                 or abs(float(got.sum()) - 1) > 1e-8 or (got < -1e-12).any():
             raise AssertionError("Exercise 2: the answer is not a probability vector with pi A = pi. "
@@ -83,7 +95,7 @@ def check_exercise_3(answer: Callable | None) -> bool:
     log_init = torch.log_softmax(torch.randn(k, generator=g, dtype=torch.float64), -1)
     log_trans = torch.log_softmax(torch.randn(k, k, generator=g, dtype=torch.float64), -1)
     log_lik = torch.randn(t, k, generator=g, dtype=torch.float64)
-    got = torch.as_tensor(answer(log_trans, log_lik), dtype=torch.float64)
+    got = _result("Exercise 3", answer, log_trans, log_lik)
     expected = solution_3(log_trans, log_lik)
     post = hmm_smoother(log_init, log_trans, log_lik)
     smoothed = torch.softmax(expected + torch.log(post.filtered_probs), -1)
