@@ -1,4 +1,4 @@
-"""The CPU fast paths of ppl_models.hmm.inference give exactly the results of the generic torch loops."""
+"""The CPU fast paths of ppl_models.hmm.inference agree with the generic torch loops (Viterbi exactly)."""
 
 import pytest
 import torch
@@ -48,3 +48,34 @@ def test_viterbi_ties_go_to_lowest_state():
     assert (fast.path == 0).all()
     c = check_inputs(li, lt, ll)
     assert torch.equal(fast.path, inference._viterbi_torch(*c).path)
+
+
+@pytest.mark.parametrize("k,batch,t,dtype", [
+    (1, (3,), 5, torch.float64), (2, (), 1, torch.float64), (2, (7,), 60, torch.float64),
+    (5, (2, 3), 30, torch.float32), (50, (4,), 25, torch.float64)])
+def test_smoother_cpu_equals_log_space_loop(k, batch, t, dtype):
+    li, lt, ll = _model(k, batch, t, seed=3 * k + t, dtype=dtype)
+    ll = 8.0 * ll  # peaked emissions: scales far from one
+    fast = inference.hmm_smoother(li, lt, ll)
+    ref = inference._smoother_torch(*check_inputs(li, lt, ll))
+    tol = 1e-10 if dtype == torch.float64 else 2e-4
+    for name, a, b in zip(ref._fields, fast, ref, strict=True):
+        assert a.dtype == b.dtype and a.shape == b.shape, name
+        torch.testing.assert_close(a, b, rtol=tol, atol=tol, msg=name)
+
+
+def test_smoother_cpu_underflow_falls_back_to_log_space():
+    # state 1 is reachable only from itself, and state 0's emission at t = 2 is exp(-2000) = 0.0:
+    # the probability-space scales vanish, the log-space recursion still works.
+    li = torch.log(torch.tensor([1.0, 0.0], dtype=torch.float64))
+    lt = torch.log(torch.tensor([[1.0, 0.0], [0.5, 0.5]], dtype=torch.float64))
+    ll = torch.tensor([[[0.0, 0.0], [-2000.0, 0.0], [0.0, -1.0]]], dtype=torch.float64)
+    from ppl_models.hmm.fast_cpu import smoother_cpu
+
+    assert smoother_cpu(*check_inputs(li, lt, ll)[:3]) is None
+    post = inference.hmm_smoother(li, lt, ll)
+    assert torch.isfinite(post.marginal_loglik).all()
+    assert abs(post.marginal_loglik.item() + 2000.0) < 1e-9
+    ref = inference._smoother_torch(*check_inputs(li, lt, ll))
+    for a, b in zip(post, ref, strict=True):  # the log-space path itself, whatever it returns
+        torch.testing.assert_close(a, b, rtol=0, atol=0, equal_nan=True)

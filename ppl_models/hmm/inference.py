@@ -23,6 +23,7 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
+from ppl_models.hmm.fast_cpu import smoother_cpu
 from ppl_models.hmm.validate import check_generator, check_inputs, check_positive_int
 
 __all__ = [
@@ -183,6 +184,16 @@ def hmm_smoother(log_init, log_trans, log_lik, lengths=None) -> HMMPosterior:
         :class:`HMMPosterior` (marginals ``(..., T, K)``, counts ``(..., K, K)``).
     """
     li, lt, ll, mask = check_inputs(log_init, log_trans, log_lik, lengths)
+    if mask is None and ll.device.type == "cpu" and ll.dtype in (torch.float32, torch.float64) \
+            and not (li.requires_grad or lt.requires_grad or ll.requires_grad):
+        fast = smoother_cpu(li, lt, ll)  # None where a scale underflowed
+        if fast is not None:
+            return HMMPosterior(*fast)
+    return _smoother_torch(li, lt, ll, mask)
+
+
+def _smoother_torch(li, lt, ll, mask) -> HMMPosterior:
+    """The log-space forward-backward with torch ops (any device, autograd, padding)."""
     log_f, log_c = _forward(li, lt, ll, mask)
     log_b = _backward(lt, ll, log_c, mask)
     counts = _expected_transitions(log_f, lt, ll, log_b, mask)
