@@ -3,39 +3,66 @@
     python tests/benchmarks/ppca_fit.py            # N=20000, D=784 (MNIST-sized), q=32
     python tests/benchmarks/ppca_fit.py --quick    # N=2000, D=64, q=8
 
-Times are taken side by side in one run (best of ``--repeats``); on a shared CPU only the
-ratios mean something. Also prints the agreement of the fitted models.
+Times are taken side by side in one run, ours and scikit-learn's alternating, the median of
+``--repeats`` counts; on a shared CPU only the ratios mean something. Also prints the agreement
+of the fitted models. torch and numpy's BLAS run with ``--threads`` threads (default 1).
+
+OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE slow numpy on these machines (OpenBLAS reads both once,
+when numpy loads it): this script removes both from its own environment before numpy is imported,
+and prints what it removed and the BLAS libraries in use.
 """
 
 from __future__ import annotations
 
-import argparse
-import sys
-import time
+import os
 
-import numpy as np
-import sklearn
-import torch
-from sklearn.decomposition import PCA, FactorAnalysis
+_UNSET = {v: os.environ.pop(v) for v in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE") if v in os.environ}
 
-from ppl_models import config
-from ppl_models.ppca import fa_em, fa_log_likelihood, ppca_em, ppca_log_likelihood, ppca_mle
+import argparse  # noqa: E402
+import statistics  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+
+import numpy as np  # noqa: E402
+import sklearn  # noqa: E402
+import threadpoolctl  # noqa: E402
+import torch  # noqa: E402
+from sklearn.decomposition import PCA, FactorAnalysis  # noqa: E402
+
+from ppl_models import config  # noqa: E402
+from ppl_models.ppca import fa_em, fa_log_likelihood, ppca_em, ppca_log_likelihood, ppca_mle  # noqa: E402
 
 
-def best_time(fn, repeats):
-    times, out = [], None
+def describe_blas() -> str:
+    """numpy's BLAS as threadpoolctl sees it, and the BLAS torch was built with."""
+    rows = [f"{i.get('internal_api')} {i.get('version')} ({i.get('user_api')}, arch {i.get('architecture')}, "
+            f"threads={i.get('num_threads')}, {os.path.basename(i.get('filepath', ''))})"
+            for i in threadpoolctl.threadpool_info()]
+    info = torch.__config__.show()
+    torch_blas = info.split("BLAS_INFO=")[1].split(",")[0] if "BLAS_INFO=" in info else "unknown"
+    return (f"numpy/scipy: {'; '.join(rows) or 'none found'} | torch: {torch_blas} "
+            f"(mkl available: {torch.backends.mkl.is_available()})")
+
+
+def interleaved(fns: dict, repeats: int) -> dict:
+    """``{name: (median seconds, last output)}``, the callables run alternately so all see the same load."""
+    times, outs = {name: [] for name in fns}, {}
     for _ in range(repeats):
-        t0 = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t0)
-    return min(times), out
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            outs[name] = fn()
+            times[name].append(time.perf_counter() - t0)
+    return {name: (statistics.median(times[name]), outs[name]) for name in fns}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="small sizes")
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=1, help="torch and numpy-BLAS threads (default 1)")
     args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    threadpoolctl.threadpool_limits(args.threads)
     n, d, q = (2000, 64, 8) if args.quick else (20000, 784, 32)
     em_iters = 50
     dev = config.get_device()
@@ -44,16 +71,20 @@ def main() -> None:
     Z = torch.randn(n, q, generator=g, dtype=torch.float64)
     X = Z @ W.T + torch.randn(n, d, generator=g, dtype=torch.float64)
     Xn = X.numpy()
-    print(f"device {dev.type} | torch {torch.__version__} | sklearn {sklearn.__version__} "
-          f"| threads {torch.get_num_threads()}")
-    print(f"sizes: N={n} D={d} q={q}, EM iterations={em_iters}, best of {args.repeats}")
-    print("command: python tests/benchmarks/ppca_fit.py" + (" --quick" if args.quick else ""))
+    print("command: python tests/benchmarks/ppca_fit.py" + (" --quick" if args.quick else "")
+          + f" --repeats {args.repeats} --threads {args.threads}")
+    print(f"removed from this process's environment before importing numpy: {_UNSET or 'nothing (unset)'}")
+    print(f"device {dev.type} | torch {torch.__version__} | sklearn {sklearn.__version__} | numpy "
+          f"{np.__version__} | threads {torch.get_num_threads()}")
+    print(f"BLAS: {describe_blas()}")
+    print(f"sizes: N={n} D={d} q={q}, EM iterations={em_iters}, median of {args.repeats}, interleaved")
     Xd = X.to(dev)
-    t_mle, p = best_time(lambda: ppca_mle(Xd, q), args.repeats)
-    t_pca, pca = best_time(lambda: PCA(q, svd_solver="full").fit(Xn), args.repeats)
-    t_em, r = best_time(lambda: ppca_em(Xd, q, n_iter=em_iters, tol=0.0), args.repeats)
-    t_fa, f = best_time(lambda: fa_em(Xd, q, n_iter=em_iters, tol=0.0), args.repeats)
-    t_skfa, fa = best_time(lambda: FactorAnalysis(q, tol=0.0, max_iter=em_iters).fit(Xn), args.repeats)
+    r = interleaved({"mle": lambda: ppca_mle(Xd, q), "pca": lambda: PCA(q, svd_solver="full").fit(Xn),
+                     "em": lambda: ppca_em(Xd, q, n_iter=em_iters, tol=0.0),
+                     "fa": lambda: fa_em(Xd, q, n_iter=em_iters, tol=0.0),
+                     "skfa": lambda: FactorAnalysis(q, tol=0.0, max_iter=em_iters).fit(Xn)}, args.repeats)
+    (t_mle, p), (t_pca, pca), (t_em, _) = r["mle"], r["pca"], r["em"]
+    (t_fa, f), (t_skfa, fa) = r["fa"], r["skfa"]
     ll_ours = ppca_log_likelihood(p, Xd).mean().item()
     ll_sk = float(np.mean(pca.score_samples(Xn)))
     print(f"ppca_mle          {t_mle:8.3f} s   sklearn PCA(full) {t_pca:8.3f} s   "
