@@ -90,6 +90,15 @@ def _normalise(lp):
     return ll.mean(), lp - ll
 
 
+def _responsibilities(lp):
+    r"""Mean log-likelihood and :math:`r_{nk} = e^{l_{nk} - m_n} / \sum_j e^{l_{nj} - m_n}` from joint
+    log-probabilities ``lp`` ``(N, K)`` (overwritten), with one ``exp`` pass (:math:`m_n = \max_k l_{nk}`)."""
+    m = lp.amax(-1, keepdim=True).clamp_min(torch.finfo(lp.dtype).min)  # (N, 1), finite
+    resp = lp.sub_(m).exp_()
+    total = resp.sum(-1, keepdim=True)
+    return (total.log() + m).mean(), resp.div_(total)
+
+
 def _full_cov(X, resp, mu, nk, raw, step):
     r""":math:`\Sigma_k = \frac1{N_k}\sum_n r_{nk}(x_n-\mu_k)(x_n-\mu_k)^\top`, ``(K, D, D)``.
 
@@ -231,12 +240,12 @@ def init_gmm(X: torch.Tensor, n_components: int, covariance_type: str = "full",
 
 def _run_em(X, params, max_iter, tol, reg_covar, chunk_size):
     check_params(params)
-    ll, log_resp = _normalise(_log_gauss(params, X, chunk_size) + params.weights.log())
+    ll, resp = _responsibilities(_log_gauss(params, X, chunk_size).add_(params.weights.log()))
     history = [float(ll)]
     converged = False
     for _ in range(max_iter):
-        params = _m_step(X, log_resp.exp(), params.covariance_type, reg_covar, params, chunk_size)
-        ll, log_resp = _normalise(_log_gauss(params, X, chunk_size) + params.weights.log())
+        params = _m_step(X, resp, params.covariance_type, reg_covar, params, chunk_size)
+        ll, resp = _responsibilities(_log_gauss(params, X, chunk_size).add_(params.weights.log()))
         history.append(float(ll))
         if not math.isfinite(history[-1]):
             raise FloatingPointError(f"EM log-likelihood became {history[-1]} at iteration "

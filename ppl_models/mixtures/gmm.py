@@ -121,10 +121,10 @@ def _log_gauss(params: GMMParams, X: torch.Tensor, chunk_size: int | None) -> to
             maha = torch.einsum("nkd,nkd->nk", y, y) if not numpy_ok(y) else torch.from_numpy(
                 np.einsum("nkd,nkd->nk", y.numpy(), y.numpy()))  # sum of squares, no (n, K, D) temporary
         else:
-            maha = matmul(xb * xb, prec.T) - 2.0 * matmul(xb, muprec) + mu_term  # (n, K)
-            maha = maha.clamp_min(0.0)
+            maha = matmul(xb * xb, prec.T).sub_(matmul(xb, muprec), alpha=2.0).add_(mu_term)  # (n, K)
+            maha = maha.clamp_min_(0.0)
         out.append(maha.mul_(-0.5).add_(log_det - 0.5 * D * LOG_2PI))
-    return torch.cat(out, 0)
+    return out[0] if len(out) == 1 else torch.cat(out, 0)
 
 
 def gmm_component_log_prob(params: GMMParams, X: torch.Tensor,
