@@ -279,7 +279,7 @@ def _viterbi_cpu(li, lt, ll, mask) -> tuple[torch.Tensor, torch.Tensor]:
     delta -= scale[:, None]
     big = n * k * k > 20_000  # torch's add beats numpy's broadcasting add on big buffers
     s_t, lt_tt, delta_t = torch.from_numpy(s), torch.from_numpy(lt_t), torch.from_numpy(delta)
-    pointers = np.zeros((n_steps, n, k), dtype=np.int64)
+    pointers = np.empty((n_steps, n, k), dtype=np.int64)
     for t in range(1, n_steps):
         if big:
             torch.add(delta_t.unsqueeze(-2), lt_tt, out=s_t)
