@@ -30,6 +30,14 @@ def test_solutions_against_independent_references():
         assert torch.allclose(ch05.solution_2(v, rbm.W, rbm.b, rbm.c), brute, atol=1e-12)
 
 
+def test_exercise_1_accepts_rounded_answers_and_rejects_the_digit_count(capsys):
+    for rounded in (236, 236.0, 236.04):                      # the chapter prints 10^236.0
+        assert ch05.check_exercise_1(rounded)
+    for wrong in (237, 235, 784 * math.log(2)):               # digits of 2^784; off by one; natural log
+        with pytest.raises(AssertionError, match="Hint"):
+            ch05.check_exercise_1(wrong)
+
+
 def test_checks_reject_wrong_answers_and_accept_placeholders(capsys):
     with pytest.raises(AssertionError, match="Hint"):
         ch05.check_exercise_1(784.0)
