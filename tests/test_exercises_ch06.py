@@ -34,10 +34,12 @@ def test_solution_2_tweedie_step_is_the_posterior_mean_for_a_gaussian():
 
 
 def test_solution_3_counts_levels_at_the_overlap_ratio():
-    n = ch06.solution_3()
-    gamma = score.overlap_ratio(784)
-    assert gamma ** (n - 2) < 32 / 0.02 <= gamma ** (n - 1)
-    assert n == 1 + math.ceil(math.log(1600) / math.log(gamma))
+    for dim, hi, lo in ((784, 32.0, 0.02), (3072, 50.0, 0.01)):
+        n = ch06.solution_3(dim, hi, lo)
+        gamma = score.overlap_ratio(dim)
+        assert gamma ** (n - 2) < hi / lo <= gamma ** (n - 1)
+        assert n == 1 + math.ceil(math.log(hi / lo) / math.log(gamma))
+    assert ch06.solution_3(3072, 50.0, 0.01) == 220
 
 
 def test_checks_reject_wrong_answers_and_accept_placeholders(capsys):
@@ -54,6 +56,10 @@ def test_checks_reject_wrong_answers_and_accept_placeholders(capsys):
         ch06.check_exercise_2(wrong_step)
     with pytest.raises(AssertionError, match="Hint"):
         ch06.check_exercise_3(ch06.solution_3() + 5)
+    with pytest.raises(AssertionError, match="Hint"):
+        ch06.check_exercise_3(ch06.solution_3(3072, 50.0, 0.01) - 1)  # forgot the first level
+    with pytest.raises(AssertionError, match="Hint"):
+        ch06.check_exercise_3(ch06.solution_3(784, 32.0, 0.02))  # the chapter's MNIST ladder
     for check in (ch06.check_exercise_1, ch06.check_exercise_2, ch06.check_exercise_3):
         assert check(None) is False
     assert capsys.readouterr().out.count("not attempted") == 3

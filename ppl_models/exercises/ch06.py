@@ -32,7 +32,7 @@ def solution_2(score_fn, x: torch.Tensor, sigmas: torch.Tensor, eps: float) -> t
     return x + float(sigmas[-1]) ** 2 * score_fn(x, float(sigmas[-1]))
 
 
-def solution_3(dim: int = 784, sigma_max: float = 32.0, sigma_min: float = 0.02) -> int:
+def solution_3(dim: int = 3072, sigma_max: float = 50.0, sigma_min: float = 0.01) -> int:
     r"""Levels of a geometric ladder whose neighbours overlap (Song & Ermon 2020, technique 2):
     :math:`1 + \lceil\log(\sigma_{\max}/\sigma_{\min}) / \log\gamma\rceil` with :math:`\gamma`
     from :func:`ppl_models.score.overlap_ratio` (overlap 0.5)."""
@@ -88,7 +88,7 @@ def check_exercise_2(fn) -> bool:
 
 
 def check_exercise_3(answer) -> bool:
-    """``answer``: the number of levels from sigma 32 to 0.02 for 28x28 images (overlap 0.5)."""
+    """``answer``: the number of levels from sigma 50 to 0.01 for 32x32x3 images (overlap 0.5)."""
     return check_number("Exercise 3", answer, solution_3(), 0.5,
-                        "solve for gamma with score.overlap_ratio(784), then count how many factors of gamma "
-                        "take 32 down to 0.02, plus one for the first level")
+                        "solve for gamma with score.overlap_ratio(3072), then count how many factors "
+                        "of gamma take 50 down to 0.01, plus one for the first level")
