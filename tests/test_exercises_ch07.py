@@ -69,6 +69,8 @@ def test_checks_reject_wrong_answers_and_accept_placeholders(capsys):
         ch07.check_exercise_3(lambda x, e, at, as_: (x - (1 - at).sqrt() * e) / at.sqrt())  # x0 only
     with pytest.raises(AssertionError, match="Hint"):
         ch07.check_exercise_4(1500.0 / (784 * math.log(2)))  # no dequantisation offset
+    with pytest.raises(AssertionError, match="Hint"):
+        ch07.check_exercise_4(-1500.0 / (784 * math.log(2)) + 8)  # the [0, 1] offset, not the [-1, 1] one
     with pytest.raises(AssertionError, match="function"):
         ch07.check_exercise_3(3.0)
     for check in (ch07.check_exercise_1, ch07.check_exercise_2, ch07.check_exercise_3, ch07.check_exercise_4):
