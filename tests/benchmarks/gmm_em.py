@@ -19,9 +19,7 @@ and prints what it removed and the BLAS libraries in use.
 
 from __future__ import annotations
 
-import os
-
-_UNSET = {v: os.environ.pop(v) for v in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE") if v in os.environ}
+import _fair  # first: removes the OpenBLAS overrides before numpy loads  # isort: skip
 
 import argparse  # noqa: E402
 import platform  # noqa: E402
@@ -38,16 +36,6 @@ from sklearn.mixture import GaussianMixture  # noqa: E402
 
 from ppl_models import config  # noqa: E402
 from ppl_models.mixtures import fit_gmm, init_gmm  # noqa: E402
-
-
-def describe_blas() -> str:
-    """numpy's BLAS as threadpoolctl sees it, and the BLAS torch was built with."""
-    rows = [f"{i.get('internal_api')} {i.get('version')} ({i.get('user_api')}, arch {i.get('architecture')}, "
-            f"{os.path.basename(i.get('filepath', ''))})" for i in threadpoolctl.threadpool_info()]
-    info = torch.__config__.show()
-    torch_blas = info.split("BLAS_INFO=")[1].split(",")[0] if "BLAS_INFO=" in info else "unknown"
-    return (f"numpy/scipy: {'; '.join(rows) or 'none found'} | torch: {torch_blas} "
-            f"(mkl available: {torch.backends.mkl.is_available()})")
 
 
 def make_data(n: int, d: int, k: int, seed: int) -> np.ndarray:
@@ -116,11 +104,11 @@ def main(argv=None) -> int:
     device = config.get_device()
     dtype = getattr(torch, args.dtype)
     print("command: python " + " ".join(["tests/benchmarks/gmm_em.py", *(argv or sys.argv[1:])]))
-    print(f"removed from this process's environment before importing numpy: {_UNSET or 'nothing (unset)'}")
+    print(_fair.unset_line())
     print(f"device: {device} | torch {torch.__version__} | sklearn {sklearn.__version__} | "
           f"numpy {np.__version__} | threadpoolctl {threadpoolctl.__version__} | python "
           f"{platform.python_version()}")
-    print(f"BLAS: {describe_blas()}")
+    print(f"BLAS: {_fair.describe_blas()}")
     print(f"sizes: N={args.n} D={args.d} K={args.k}, {args.iters} EM iterations from the same start, ours "
           f"in {args.dtype}, sklearn float64 on CPU, median of {args.repeats} interleaved runs")
     Xnp = make_data(args.n, args.d, args.k, seed=0)

@@ -21,9 +21,7 @@ and prints what it removed and the BLAS libraries in use.
 
 from __future__ import annotations
 
-import os
-
-_UNSET = {v: os.environ.pop(v) for v in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE") if v in os.environ}
+import _fair  # first: removes the OpenBLAS overrides before numpy loads  # isort: skip
 
 import argparse  # noqa: E402
 import statistics  # noqa: E402
@@ -37,17 +35,6 @@ import torch  # noqa: E402
 
 from ppl_models import config, hmm  # noqa: E402
 from ppl_models.hmm import parallel  # noqa: E402
-
-
-def describe_blas() -> str:
-    """numpy's BLAS as threadpoolctl sees it, and the BLAS torch was built with."""
-    rows = [f"{i.get('internal_api')} {i.get('version')} ({i.get('user_api')}, arch {i.get('architecture')}, "
-            f"threads={i.get('num_threads')}, {os.path.basename(i.get('filepath', ''))})"
-            for i in threadpoolctl.threadpool_info()]
-    info = torch.__config__.show()
-    torch_blas = info.split("BLAS_INFO=")[1].split(",")[0] if "BLAS_INFO=" in info else "unknown"
-    return (f"numpy/scipy: {'; '.join(rows) or 'none found'} | torch: {torch_blas} "
-            f"(mkl available: {torch.backends.mkl.is_available()})")
 
 
 def interleaved(fns: dict, repeats: int) -> dict:
@@ -183,10 +170,10 @@ def main(argv=None):
 
     print("command: python tests/benchmarks/hmm.py" + (" --quick" if args.quick else ""),
           f"--threads {args.threads}")
-    print(f"removed from this process's environment before importing numpy: {_UNSET or 'nothing (unset)'}")
+    print(_fair.unset_line())
     print(config.describe(torch.device("cpu")), f"| hmmlearn {hmmlearn.__version__} | numpy {np.__version__} "
           f"| python {sys.version.split()[0]} | torch {torch.__version__}, threads {torch.get_num_threads()}")
-    print(f"BLAS: {describe_blas()}")
+    print(f"BLAS: {_fair.describe_blas()}")
     reps = args.repeats or (5 if args.quick else 9)
     case_small([2, 10] if args.quick else [2, 10, 50], reps)
     case_big(1000, 1000, 3)

@@ -14,9 +14,7 @@ and prints what it removed and the BLAS libraries in use.
 
 from __future__ import annotations
 
-import os
-
-_UNSET = {v: os.environ.pop(v) for v in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE") if v in os.environ}
+import _fair  # first: removes the OpenBLAS overrides before numpy loads  # isort: skip
 
 import argparse  # noqa: E402
 import statistics  # noqa: E402
@@ -31,17 +29,6 @@ from sklearn.decomposition import PCA, FactorAnalysis  # noqa: E402
 
 from ppl_models import config  # noqa: E402
 from ppl_models.ppca import fa_em, fa_log_likelihood, ppca_em, ppca_log_likelihood, ppca_mle  # noqa: E402
-
-
-def describe_blas() -> str:
-    """numpy's BLAS as threadpoolctl sees it, and the BLAS torch was built with."""
-    rows = [f"{i.get('internal_api')} {i.get('version')} ({i.get('user_api')}, arch {i.get('architecture')}, "
-            f"threads={i.get('num_threads')}, {os.path.basename(i.get('filepath', ''))})"
-            for i in threadpoolctl.threadpool_info()]
-    info = torch.__config__.show()
-    torch_blas = info.split("BLAS_INFO=")[1].split(",")[0] if "BLAS_INFO=" in info else "unknown"
-    return (f"numpy/scipy: {'; '.join(rows) or 'none found'} | torch: {torch_blas} "
-            f"(mkl available: {torch.backends.mkl.is_available()})")
 
 
 def interleaved(fns: dict, repeats: int) -> dict:
@@ -73,10 +60,10 @@ def main() -> None:
     Xn = X.numpy()
     print("command: python tests/benchmarks/ppca_fit.py" + (" --quick" if args.quick else "")
           + f" --repeats {args.repeats} --threads {args.threads}")
-    print(f"removed from this process's environment before importing numpy: {_UNSET or 'nothing (unset)'}")
+    print(_fair.unset_line())
     print(f"device {dev.type} | torch {torch.__version__} | sklearn {sklearn.__version__} | numpy "
           f"{np.__version__} | threads {torch.get_num_threads()}")
-    print(f"BLAS: {describe_blas()}")
+    print(f"BLAS: {_fair.describe_blas()}")
     print(f"sizes: N={n} D={d} q={q}, EM iterations={em_iters}, median of {args.repeats}, interleaved")
     Xd = X.to(dev)
     r = interleaved({"mle": lambda: ppca_mle(Xd, q), "pca": lambda: PCA(q, svd_solver="full").fit(Xn),

@@ -28,9 +28,7 @@ from its own environment before numpy is imported, and prints what it removed.
 
 from __future__ import annotations
 
-import os
-
-_UNSET = {v: os.environ.pop(v) for v in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE") if v in os.environ}
+import _fair  # first: removes the OpenBLAS overrides before numpy loads  # isort: skip
 
 import argparse  # noqa: E402
 import platform  # noqa: E402
@@ -78,13 +76,6 @@ def from_sklearn(sk: BernoulliRBM) -> RBM:
     return RBM(t(sk.components_.T), t(sk.intercept_visible_), t(sk.intercept_hidden_))
 
 
-def describe_blas() -> str:
-    rows = [f"{i.get('internal_api')} {i.get('version')} ({i.get('user_api')}, "
-            f"threads={i.get('num_threads')}, {os.path.basename(i.get('filepath', ''))})"
-            for i in threadpoolctl.threadpool_info()]
-    info = torch.__config__.show()
-    torch_blas = info.split("BLAS_INFO=")[1].split(",")[0] if "BLAS_INFO=" in info else "unknown"
-    return f"numpy/scipy: {'; '.join(rows) or 'none found'} | torch: {torch_blas} (linked into torch)"
 
 
 def parse_args(argv):
@@ -107,11 +98,11 @@ def parse_args(argv):
 
 def print_header(argv, args, data) -> None:
     print("command: python " + " ".join([sys.argv[0], *(argv if argv is not None else sys.argv[1:])]))
-    print(f"removed from this process's environment before importing numpy: {_UNSET or 'nothing (unset)'}")
+    print(_fair.unset_line())
     print(config.describe(torch.device("cpu")))
     print(f"python {platform.python_version()} | numpy {np.__version__} | scikit-learn {sklearn.__version__} "
           f"| threadpoolctl {threadpoolctl.__version__} | torch threads {torch.get_num_threads()}")
-    print(f"BLAS: {describe_blas()}")
+    print(f"BLAS: {_fair.describe_blas()}")
     print(f"data: {data.name} train {tuple(data.x_train.shape)}, test {tuple(data.x_test.shape)}, "
           f"{args.dtype}; batch {args.batch_size}, lr {args.lr}, {args.epochs} epochs, best of "
           f"{args.repeats}; AIS {args.betas} betas x {args.chains} chains")
