@@ -50,8 +50,14 @@ class TrainHistory:
 
 
 def torch_step(loss_fn: Callable[..., torch.Tensor], optimizer: torch.optim.Optimizer,
-               clip_grad_norm: float | None = None) -> Callable[..., float]:
-    """Turn ``loss_fn(*batch) -> scalar tensor`` and an optimizer into a ``step`` callable."""
+               clip_grad_norm: float | None = None, scheduler: Any = None,
+               after_step: Callable[[], None] | None = None) -> Callable[..., float]:
+    """Turn ``loss_fn(*batch) -> scalar tensor`` and an optimizer into a ``step`` callable.
+
+    One step: zero the gradients, compute the loss, back-propagate, clip the gradient norm (if
+    ``clip_grad_norm``), take the optimizer step, then ``scheduler.step()`` (if given) and
+    ``after_step()`` (if given; e.g. an exponential moving average of the weights).
+    """
     params = [p for g in optimizer.param_groups for p in g["params"]]
 
     def step(*batch) -> float:
@@ -63,6 +69,10 @@ def torch_step(loss_fn: Callable[..., torch.Tensor], optimizer: torch.optim.Opti
         if clip_grad_norm is not None:
             torch.nn.utils.clip_grad_norm_(params, clip_grad_norm)
         optimizer.step()
+        if scheduler is not None:
+            scheduler.step()
+        if after_step is not None:
+            after_step()
         return float(loss.detach())
 
     return step

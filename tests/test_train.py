@@ -105,3 +105,17 @@ def test_torch_step_rejects_non_scalar_loss():
     step = torch_step(lambda: w * 2, torch.optim.SGD([w], lr=0.1))
     with pytest.raises(ValueError, match="scalar"):
         step()
+
+
+def test_torch_step_runs_scheduler_and_after_step_once_per_step():
+    w = torch.nn.Parameter(torch.tensor(1.0))
+    opt = torch.optim.SGD([w], lr=0.1)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda k: 0.5 ** k)
+    calls = []
+    step = torch_step(lambda: (w - 3.0) ** 2, opt, clip_grad_norm=10.0, scheduler=sched,
+                      after_step=lambda: calls.append(float(w.detach())))
+    step()
+    assert torch.isclose(w.detach(), torch.tensor(1.4))           # 1 - 0.1 * 2 * (1 - 3)
+    assert calls == [pytest.approx(1.4)] and opt.param_groups[0]["lr"] == pytest.approx(0.05)
+    step()
+    assert len(calls) == 2 and opt.param_groups[0]["lr"] == pytest.approx(0.025)

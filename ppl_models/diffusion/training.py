@@ -27,7 +27,7 @@ from dataclasses import dataclass, replace
 import torch
 from torch import nn
 
-from ..train import TrainHistory, train
+from ..train import TrainHistory, torch_step, train
 from ._checks import check_fraction
 from .guidance import drop_labels
 from .losses import diffusion_loss
@@ -154,9 +154,8 @@ def train_denoiser(net: nn.Module, x: torch.Tensor, process, cfg: DenoiserConfig
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda k: min(1.0, (k + 1) / max(cfg.warmup, 1)))
     ema = EMA(net, cfg.ema_decay)
-    params = list(net.parameters())
 
-    def step(xb: torch.Tensor, yb: torch.Tensor | None = None) -> float:
+    def loss_fn(xb: torch.Tensor, yb: torch.Tensor | None = None) -> torch.Tensor:
         if yb is not None:
             yb = drop_labels(yb, cfg.p_uncond, null_index, gen)
 
@@ -164,15 +163,10 @@ def train_denoiser(net: nn.Module, x: torch.Tensor, process, cfg: DenoiserConfig
                 return net(xt, t, yb)
         else:
             model_fn = net
-        loss = diffusion_loss(model_fn, xb, process, generator=gen, t_min=cfg.t_min,
+        return diffusion_loss(model_fn, xb, process, generator=gen, t_min=cfg.t_min,
                               t=_draw_times(xb, cfg, gen)).mean()
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, cfg.clip_grad_norm)
-        opt.step()
-        sched.step()
-        ema.update(net)
-        return float(loss.detach())
+
+    step = torch_step(loss_fn, opt, cfg.clip_grad_norm, scheduler=sched, after_step=lambda: ema.update(net))
 
     data = x if y is None else (x, y)
     hist = train(step, data, cfg.n_epochs, cfg.batch_size, seed=cfg.seed, progress=progress, desc="denoiser")

@@ -32,7 +32,7 @@ import torch
 from torch import nn
 
 from ..diffusion.training import EMA
-from ..train import TrainHistory, train
+from ..train import TrainHistory, torch_step, train
 from .denoising import ncsn_loss
 from .ladder import check_ladder, geometric_sigmas
 from .matching import PROJECTIONS, esm_loss, ism_loss, ssm_loss
@@ -168,17 +168,10 @@ def train_score_net(net: nn.Module, x: torch.Tensor, cfg: ScoreTrainConfig, *,
     gen = torch.Generator(device=x.device).manual_seed(cfg.seed)
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda k: min(1.0, (k + 1) / max(cfg.warmup, 1)))
-    ema, params = EMA(net, cfg.ema_decay), list(net.parameters())
+    ema = EMA(net, cfg.ema_decay)
 
-    def step(xb: torch.Tensor) -> float:
-        loss = _objective_loss(cfg, score_fn, xb, sigmas, gen, true_score)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, cfg.clip_grad_norm)
-        opt.step()
-        sched.step()
-        ema.update(net)
-        return float(loss.detach())
+    step = torch_step(lambda xb: _objective_loss(cfg, score_fn, xb, sigmas, gen, true_score), opt,
+                      cfg.clip_grad_norm, scheduler=sched, after_step=lambda: ema.update(net))
 
     hist = train(step, x, cfg.n_epochs, cfg.batch_size, seed=cfg.seed, progress=progress,
                  desc=f"score ({cfg.objective})")
