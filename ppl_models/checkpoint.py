@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
-__all__ = ["save", "load", "config_dict", "cache_dir", "fingerprint", "load_or_train"]
+__all__ = ["save", "load", "config_dict", "cache_dir", "fingerprint", "load_or_train", "Recipe", "run_recipe"]
 
 
 def config_dict(cfg: Any) -> dict:
@@ -200,3 +200,36 @@ def load_or_train(name: str, cfg: Any, train_fn: Callable[[], tuple[dict, dict |
     state, extra = train_fn()
     save(path, state, cfg_d, extra, meta=meta)
     return load(path)["state"], extra or {}, False
+
+
+@dataclasses.dataclass(frozen=True)
+class Recipe:
+    """Everything :func:`load_or_train` needs to fill (or read) one cache entry.
+
+    A family's ``recipes`` module builds one per cached model a chapter uses, so that the
+    chapter and the command line (``python -m ppl_models.train``) compute the same cache key by
+    construction.
+
+    Attributes:
+        name: the cache name, e.g. ``"ch07_unet_mnist"``.
+        cfg: the JSON-able config dict that keys the cache.
+        train_fn: ``train_fn() -> (state_dict, extra)``.
+        data: the training data (tensor/array or tuple of them) that keys the cache.
+        version: the family's model/training version.
+        make_model: builds the module the state loads into (``None`` for non-module states).
+    """
+
+    name: str
+    cfg: dict
+    train_fn: Callable[[], tuple[dict, dict | None]]
+    data: Any
+    version: int | str
+    make_model: Callable[[], torch.nn.Module] | None = None
+
+
+def run_recipe(recipe: Recipe, directory: str | os.PathLike | None = None) -> tuple[dict, dict, bool]:
+    """``load_or_train`` for a :class:`Recipe`: returns ``(state, extra, cached)``."""
+    if not isinstance(recipe, Recipe):
+        raise ValueError(f"recipe must be a checkpoint.Recipe, got {type(recipe).__name__}")
+    return load_or_train(recipe.name, recipe.cfg, recipe.train_fn, data=recipe.data, version=recipe.version,
+                         directory=directory)

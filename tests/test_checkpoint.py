@@ -189,3 +189,23 @@ def test_fingerprint_bad_input():
 def test_cache_dir_env(tmp_path, clean_env):
     clean_env.setenv("PPL_CACHE", str(tmp_path / "c"))
     assert checkpoint.cache_dir() == tmp_path / "c" and (tmp_path / "c").is_dir()
+
+
+def test_run_recipe_caches_and_rejects_non_recipes(tmp_path):
+    calls = []
+
+    def train_fn():
+        calls.append(1)
+        return {"w": torch.ones(2)}, {"loss": [1.0]}
+
+    recipe = checkpoint.Recipe("toy", {"a": 1}, train_fn, torch.zeros(3), 1)
+    state, extra, cached = checkpoint.run_recipe(recipe, directory=tmp_path)
+    assert not cached and extra == {"loss": [1.0]}
+    state2, _, cached2 = checkpoint.run_recipe(recipe, directory=tmp_path)
+    assert cached2 and len(calls) == 1 and torch.equal(state["w"], state2["w"])
+    # the same entry as a direct load_or_train call with the same name, config, data and version
+    _, _, cached3 = checkpoint.load_or_train("toy", {"a": 1}, train_fn, data=torch.zeros(3), version=1,
+                                             directory=tmp_path)
+    assert cached3 and len(calls) == 1
+    with pytest.raises(ValueError, match="recipe"):
+        checkpoint.run_recipe({"name": "toy"}, directory=tmp_path)

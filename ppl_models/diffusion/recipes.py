@@ -1,0 +1,48 @@
+"""Cached models of chapter 07, as :class:`ppl_models.checkpoint.Recipe` objects.
+
+Each function builds the exact name, config, data and version the chapter passes to
+``checkpoint.load_or_train``, so the chapter, later chapters that reuse the model, and the
+command line all read and write the same cache entry.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import torch
+
+from .. import checkpoint, data
+from ..classifier import to_signed
+from ..nets import UNet, UNetConfig
+from .sde import VPSDE
+from .training import TRAINING_VERSION, DenoiserConfig, train_denoiser
+
+__all__ = ["ch07_unet_mnist"]
+
+
+def ch07_unet_mnist(smoke: bool) -> checkpoint.Recipe:
+    """Chapter 07's class-conditional MNIST-5k U-Net (label dropout for classifier-free guidance).
+
+    Trained with the linear VP SDE on pixels in [-1, 1]; the state is the EMA of the weights.
+    ``smoke`` selects the tiny config on the first 256 training images.
+    """
+    mnist = data.load_mnist5k()
+    x_img = to_signed(mnist.x_train).view(-1, 1, 28, 28)
+    y_img = mnist.y_train
+    if smoke:
+        x_img, y_img = x_img[:256], y_img[:256]
+    ucfg = UNetConfig(channels=(8, 16, 32), time_dim=32, n_classes=10, groups=4)
+    tcfg = DenoiserConfig()
+    if smoke:
+        ucfg, tcfg = ucfg.smoke(), tcfg.smoke()
+    sde = VPSDE("linear")
+
+    def train_fn():
+        torch.manual_seed(tcfg.seed)                 # the initial weights
+        net = UNet(ucfg)
+        hist, ema = train_denoiser(net, x_img, sde, tcfg, y=y_img, null_index=ucfg.n_classes)
+        return ema, {"loss": hist.loss, "step_loss": hist.step_loss, "seconds": hist.seconds}
+
+    return checkpoint.Recipe(
+        name="ch07_unet_mnist", cfg={"unet": dataclasses.asdict(ucfg), "train": dataclasses.asdict(tcfg)},
+        train_fn=train_fn, data=(x_img, y_img), version=TRAINING_VERSION, make_model=lambda: UNet(ucfg))
