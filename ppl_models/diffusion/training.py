@@ -27,6 +27,7 @@ from dataclasses import dataclass, replace
 import torch
 from torch import nn
 
+from .. import distributed
 from ..train import TrainHistory, torch_step, train
 from ._checks import check_fraction
 from .guidance import drop_labels
@@ -150,19 +151,20 @@ def train_denoiser(net: nn.Module, x: torch.Tensor, process, cfg: DenoiserConfig
         raise ValueError(f"y must be an integer tensor of shape ({x.shape[0]},) or None")
     if y is not None and (isinstance(null_index, bool) or not isinstance(null_index, int) or null_index < 0):
         raise ValueError(f"null_index must be a non-negative int when y is given, got {null_index!r}")
-    gen = torch.Generator(device=x.device).manual_seed(cfg.seed)
+    gen = torch.Generator(device=x.device).manual_seed(distributed.rank_seed(cfg.seed))  # noise per process
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda k: min(1.0, (k + 1) / max(cfg.warmup, 1)))
     ema = EMA(net, cfg.ema_decay)
+    model = distributed.wrap(net)          # DistributedDataParallel under torchrun, net itself otherwise
 
     def loss_fn(xb: torch.Tensor, yb: torch.Tensor | None = None) -> torch.Tensor:
         if yb is not None:
             yb = drop_labels(yb, cfg.p_uncond, null_index, gen)
 
             def model_fn(xt, t):
-                return net(xt, t, yb)
+                return model(xt, t, yb)
         else:
-            model_fn = net
+            model_fn = model
         return diffusion_loss(model_fn, xb, process, generator=gen, t_min=cfg.t_min,
                               t=_draw_times(xb, cfg, gen)).mean()
 

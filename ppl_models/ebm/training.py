@@ -25,6 +25,7 @@ from typing import NamedTuple
 import torch
 import torch.nn.functional as F
 
+from .. import distributed
 from ..train import TrainHistory, train
 from ..validation import check_int, check_nonneg
 from .rbm import RBM, _bernoulli, check_binary, check_generator
@@ -183,6 +184,7 @@ def cd_step(rbm: RBM, optimizer: torch.optim.Optimizer, cfg: RBMConfig,
         if cfg.persistent:
             state["h"] = res.h_chain
         W.grad, b.grad, c.grad = res.grad_W, res.grad_b, res.grad_c
+        distributed.sync_gradients((W, b, c))      # the mean over processes under torchrun
         optimizer.step()
         return float(res.loss)
 

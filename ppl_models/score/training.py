@@ -31,6 +31,7 @@ from dataclasses import dataclass, replace
 import torch
 from torch import nn
 
+from .. import distributed
 from ..diffusion.training import EMA
 from ..train import TrainHistory, torch_step, train
 from .denoising import ncsn_loss
@@ -164,8 +165,11 @@ def train_score_net(net: nn.Module, x: torch.Tensor, cfg: ScoreTrainConfig, *,
     if cfg.objective == "esm" and not callable(true_score):
         raise ValueError("true_score must be callable when objective='esm'")
     sigmas = check_ladder(cfg.sigmas(dtype=x.dtype, device=x.device))
-    score_fn = noise_conditional_score(net, cfg.sigma_max, cfg.sigma_min)
-    gen = torch.Generator(device=x.device).manual_seed(cfg.seed)
+    # DDP under torchrun for the one-forward objectives; ISM/SSM differentiate through the input, so
+    # their gradients are averaged by torch_step instead (the same mean, without DDP's hooks)
+    module = distributed.wrap(net) if cfg.objective in ("dsm", "esm") else net
+    score_fn = noise_conditional_score(module, cfg.sigma_max, cfg.sigma_min)
+    gen = torch.Generator(device=x.device).manual_seed(distributed.rank_seed(cfg.seed))  # noise per process
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda k: min(1.0, (k + 1) / max(cfg.warmup, 1)))
     ema = EMA(net, cfg.ema_decay)

@@ -21,7 +21,8 @@ from typing import Any
 
 import torch
 
-from .config import is_smoke
+from .. import distributed
+from ..config import is_smoke
 
 __all__ = ["TrainHistory", "train", "torch_step", "iterate_minibatches"]
 
@@ -57,8 +58,13 @@ def torch_step(loss_fn: Callable[..., torch.Tensor], optimizer: torch.optim.Opti
     One step: zero the gradients, compute the loss, back-propagate, clip the gradient norm (if
     ``clip_grad_norm``), take the optimizer step, then ``scheduler.step()`` (if given) and
     ``after_step()`` (if given; e.g. an exponential moving average of the weights).
+
+    Under ``torchrun`` (:mod:`ppl_models.distributed`) the parameters start from rank 0's values
+    and the gradients are averaged over processes before clipping, as DistributedDataParallel
+    does (parameters of a :func:`ppl_models.distributed.wrap` module are left to DDP).
     """
     params = [p for g in optimizer.param_groups for p in g["params"]]
+    distributed.broadcast_parameters(params)
 
     def step(*batch) -> float:
         optimizer.zero_grad(set_to_none=True)
@@ -66,6 +72,7 @@ def torch_step(loss_fn: Callable[..., torch.Tensor], optimizer: torch.optim.Opti
         if loss.ndim != 0:
             raise ValueError(f"loss_fn must return a scalar tensor, got shape {tuple(loss.shape)}")
         loss.backward()
+        distributed.sync_gradients(params)
         if clip_grad_norm is not None:
             torch.nn.utils.clip_grad_norm_(params, clip_grad_norm)
         optimizer.step()
@@ -100,11 +107,20 @@ def iterate_minibatches(data, batch_size: int, generator: torch.Generator | None
     yield from _batches(tensors, batch_size, generator, shuffle)
 
 
-def _batches(tensors: tuple[torch.Tensor, ...], batch_size: int, generator, shuffle: bool = True):
-    """The unchecked loop behind :func:`iterate_minibatches` (data validated once by the caller)."""
+def _batches(tensors: tuple[torch.Tensor, ...], batch_size: int, generator, shuffle: bool = True,
+             shard: bool = False):
+    """The unchecked loop behind :func:`iterate_minibatches` (data validated once by the caller).
+
+    ``shard``: under torchrun, yield this process's ``batch_size / N`` rows of every global batch
+    (:func:`ppl_models.distributed.shard_indices`); the permutation is the same on every process.
+    """
     n = tensors[0].shape[0]
     order = torch.randperm(n, generator=generator) if shuffle else torch.arange(n)  # device-free: moved next
     order = order.to(tensors[0].device)
+    if shard and distributed.active():
+        order = distributed.shard_indices(order)
+        batch_size //= distributed.world_size()
+        n = order.shape[0]
     for start in range(0, n, batch_size):
         idx = order[start : start + batch_size]
         yield tuple(t[idx] for t in tensors)
@@ -132,7 +148,9 @@ def train(
             :func:`torch_step`) and returns that step's loss.
         data: a tensor or a tuple of row-aligned tensors (e.g. ``(x, y)``).
         n_epochs: passes over the data.
-        batch_size: rows per step.
+        batch_size: rows per step. Under ``torchrun`` with N processes it stays the global batch:
+            each process takes ``batch_size / N`` of its rows (must divide evenly) and the logged
+            loss is the mean over processes; only rank 0 shows progress and calls ``checkpoint_fn``.
         seed: seeds the shuffling generator (independent of the global RNG).
         transform: applied to each batch tuple before ``step`` (e.g. dynamic binarisation).
         eval_fn: called as ``eval_fn(step_number)`` every ``eval_every`` steps and after the
@@ -156,20 +174,23 @@ def train(
     tensors = _as_tuple(data)
     if not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    world = distributed.world_size()
+    if batch_size % world:
+        raise ValueError(f"batch_size={batch_size} must be divisible by the number of processes ({world})")
     from tqdm.auto import tqdm
 
-    show = (not is_smoke()) if progress is None else progress
+    show = ((not is_smoke()) if progress is None else progress) and distributed.is_main()
     gen = torch.Generator().manual_seed(int(seed))
     hist = TrainHistory()
     t0 = time.perf_counter()
     bar = tqdm(range(n_epochs), desc=desc, disable=not show, leave=False)
     for epoch in bar:
         total, count = 0.0, 0
-        for batch in _batches(tensors, batch_size, gen):  # validated once, above
+        for batch in _batches(tensors, batch_size, gen, shard=True):  # validated once, above
             if transform is not None:
                 batch = transform(*batch)
                 batch = batch if isinstance(batch, tuple) else (batch,)
-            loss = float(step(*batch))
+            loss = distributed.all_mean(step(*batch))
             hist.steps += 1
             if not math.isfinite(loss):
                 raise FloatingPointError(
@@ -177,18 +198,19 @@ def train(
                     "learning rate, check the data for extreme values, or add gradient clipping"
                 )
             hist.step_loss.append(loss)
-            total += loss * batch[0].shape[0]
-            count += batch[0].shape[0]
+            total += loss * batch[0].shape[0] * world
+            count += batch[0].shape[0] * world
             if eval_fn is not None and eval_every and hist.steps % eval_every == 0:
                 hist.evals.append((hist.steps, eval_fn(hist.steps)))
-            if checkpoint_fn is not None and checkpoint_every and hist.steps % checkpoint_every == 0:
+            if (checkpoint_fn is not None and checkpoint_every and hist.steps % checkpoint_every == 0
+                    and distributed.is_main()):
                 checkpoint_fn(hist.steps)
         hist.loss.append(total / count)
         bar.set_postfix(loss=f"{hist.loss[-1]:.4g}")
     hist.seconds = time.perf_counter() - t0
     if eval_fn is not None and (not hist.evals or hist.evals[-1][0] != hist.steps):
         hist.evals.append((hist.steps, eval_fn(hist.steps)))
-    if checkpoint_fn is not None:
+    if checkpoint_fn is not None and distributed.is_main():
         checkpoint_fn(hist.steps)
     return hist
 
