@@ -22,7 +22,8 @@ from typing import Any
 import numpy as np
 import torch
 
-__all__ = ["save", "load", "config_dict", "cache_dir", "fingerprint", "load_or_train", "Recipe", "run_recipe"]
+__all__ = ["save", "load", "config_dict", "cache_dir", "fingerprint", "load_or_train", "cache_path",
+           "is_cached", "Recipe", "run_recipe"]
 
 
 def config_dict(cfg: Any) -> dict:
@@ -159,6 +160,41 @@ def _data_fingerprint(data) -> str:
     return _fingerprint((data,), "data")
 
 
+def _cache_entry(name, cfg, data, version, directory) -> tuple[Path, dict, dict]:
+    if not isinstance(name, str) or not name or not all(c.isalnum() or c in "-_" for c in name):
+        raise ValueError(f"name must be a non-empty [A-Za-z0-9_-] string, got {name!r}")
+    cfg_d = config_dict(cfg)
+    meta = {"name": name, "fingerprint": _data_fingerprint(data), "version": _check_version(version)}
+    key = hashlib.sha256(json.dumps([cfg_d, meta], sort_keys=True).encode()).hexdigest()[:16]
+    return (Path(directory) if directory is not None else cache_dir()) / f"{name}-{key}.pt", cfg_d, meta
+
+
+def _read_entry(path: Path, cfg_d: dict, meta: dict) -> dict | None:
+    """The payload at ``path`` if it is a valid entry for ``cfg_d``/``meta``, else None."""
+    if path.is_file():
+        try:
+            payload = load(path)
+            if payload.get("config") == cfg_d and payload.get("meta") == meta:
+                return payload
+        except ValueError:
+            pass  # a corrupted cache entry is simply rebuilt
+    return None
+
+
+def cache_path(name: str, cfg: Any, *, data, version: int | str,
+               directory: str | os.PathLike | None = None) -> Path:
+    """The file :func:`load_or_train` reads and writes for these arguments (it may not exist yet)."""
+    return _cache_entry(name, cfg, data, version, directory)[0]
+
+
+def is_cached(recipe: Recipe, directory: str | os.PathLike | None = None) -> bool:
+    """Whether :func:`run_recipe` would load ``recipe`` from the cache instead of training it."""
+    if not isinstance(recipe, Recipe):
+        raise ValueError(f"recipe must be a checkpoint.Recipe, got {type(recipe).__name__}")
+    path, cfg_d, meta = _cache_entry(recipe.name, recipe.cfg, recipe.data, recipe.version, directory)
+    return _read_entry(path, cfg_d, meta) is not None
+
+
 def load_or_train(name: str, cfg: Any, train_fn: Callable[[], tuple[dict, dict | None]], *,
                   data, version: int | str,
                   directory: str | os.PathLike | None = None) -> tuple[dict, dict, bool]:
@@ -182,21 +218,12 @@ def load_or_train(name: str, cfg: Any, train_fn: Callable[[], tuple[dict, dict |
     Returns:
         ``(state, extra, cached)``: ``cached`` is True when nothing was trained.
     """
-    if not isinstance(name, str) or not name or not all(c.isalnum() or c in "-_" for c in name):
-        raise ValueError(f"name must be a non-empty [A-Za-z0-9_-] string, got {name!r}")
     if not callable(train_fn):
         raise ValueError(f"train_fn must be callable, got {type(train_fn).__name__}")
-    cfg_d = config_dict(cfg)
-    meta = {"name": name, "fingerprint": _data_fingerprint(data), "version": _check_version(version)}
-    key = hashlib.sha256(json.dumps([cfg_d, meta], sort_keys=True).encode()).hexdigest()[:16]
-    path = (Path(directory) if directory is not None else cache_dir()) / f"{name}-{key}.pt"
-    if path.is_file():
-        try:
-            payload = load(path)
-            if payload.get("config") == cfg_d and payload.get("meta") == meta:
-                return payload["state"], payload.get("extra", {}), True
-        except ValueError:
-            pass  # a corrupted cache entry is simply rebuilt
+    path, cfg_d, meta = _cache_entry(name, cfg, data, version, directory)
+    payload = _read_entry(path, cfg_d, meta)
+    if payload is not None:
+        return payload["state"], payload.get("extra", {}), True
     state, extra = train_fn()
     save(path, state, cfg_d, extra, meta=meta)
     return load(path)["state"], extra or {}, False

@@ -11,20 +11,22 @@ import dataclasses
 
 import torch
 
-from .. import checkpoint, data
+from .. import checkpoint, config, data
 from ..classifier import to_signed
 from ..nets import UNet, UNetConfig
+from ..train.registry import override
 from .sde import VPSDE
 from .training import TRAINING_VERSION, DenoiserConfig, train_denoiser
 
 __all__ = ["ch07_unet_mnist"]
 
 
-def ch07_unet_mnist(smoke: bool) -> checkpoint.Recipe:
+def ch07_unet_mnist(smoke: bool, overrides: dict | None = None) -> checkpoint.Recipe:
     """Chapter 07's class-conditional MNIST-5k U-Net (label dropout for classifier-free guidance).
 
     Trained with the linear VP SDE on pixels in [-1, 1]; the state is the EMA of the weights.
-    ``smoke`` selects the tiny config on the first 256 training images.
+    ``smoke`` selects the tiny config on the first 256 training images; ``overrides``
+    (``unet.*``, ``train.*``) change the config (and so the cache key).
     """
     mnist = data.load_mnist5k()
     x_img = to_signed(mnist.x_train).view(-1, 1, 28, 28)
@@ -35,12 +37,14 @@ def ch07_unet_mnist(smoke: bool) -> checkpoint.Recipe:
     tcfg = DenoiserConfig()
     if smoke:
         ucfg, tcfg = ucfg.smoke(), tcfg.smoke()
+    ucfg, tcfg = override(ucfg, overrides, "unet"), override(tcfg, overrides, "train")
     sde = VPSDE("linear")
 
     def train_fn():
         torch.manual_seed(tcfg.seed)                 # the initial weights
-        net = UNet(ucfg)
-        hist, ema = train_denoiser(net, x_img, sde, tcfg, y=y_img, null_index=ucfg.n_classes)
+        dev = config.get_device()                    # the chapter trains on the CPU; a GPU gives the same key
+        net = UNet(ucfg).to(dev)
+        hist, ema = train_denoiser(net, x_img.to(dev), sde, tcfg, y=y_img.to(dev), null_index=ucfg.n_classes)
         return ema, {"loss": hist.loss, "step_loss": hist.step_loss, "seconds": hist.seconds}
 
     return checkpoint.Recipe(
