@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 import torch
 from torch.nn import functional as F
 
-from . import checkpoint, config
+from . import checkpoint, config, distributed
 from .nets import ConvClassifier, seeded
 from .nets.common import has_values
 from .train import torch_step, train
@@ -168,10 +168,11 @@ def train_classifier(cfg: ClassifierConfig, x_train: torch.Tensor, y_train: torc
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     n_steps = cfg.n_epochs * -(-x.shape[0] // cfg.batch_size)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=n_steps)
-    shift_gen = torch.Generator().manual_seed(cfg.seed + 1)
+    shift_gen = torch.Generator().manual_seed(distributed.rank_seed(cfg.seed + 1))   # own shifts per process
+    model = distributed.wrap(net)   # DDP under torchrun: averages gradients, rank 0's batch-norm statistics
 
     def loss_fn(xb, yb):
-        return F.cross_entropy(net(random_shift(xb, cfg.max_shift, shift_gen)), yb)
+        return F.cross_entropy(model(random_shift(xb, cfg.max_shift, shift_gen)), yb)
 
     step = torch_step(loss_fn, opt)
 
@@ -181,9 +182,10 @@ def train_classifier(cfg: ClassifierConfig, x_train: torch.Tensor, y_train: torc
         return loss
 
     net.train()
-    with seeded(cfg.seed):  # dropout draws from the (forked) global RNG
+    with seeded(distributed.rank_seed(cfg.seed)):  # dropout draws from the (forked) global RNG
         hist = train(step_and_decay, (x, y_train), cfg.n_epochs, cfg.batch_size, seed=cfg.seed,
                      progress=progress, desc=f"classifier-{cfg.dataset}")
+    distributed.broadcast_buffers(net)
     net.eval()
     extra = {"loss": hist.loss, "seconds": hist.seconds, "test_accuracy": None}
     if x_test is not None:

@@ -29,7 +29,8 @@ import torch
 import torch.distributed as dist
 
 __all__ = ["DistInfo", "setup", "teardown", "active", "rank", "world_size", "is_main", "rank_seed", "wrap",
-           "sync_gradients", "broadcast_parameters", "shard_indices", "all_mean", "barrier", "check_in_sync"]
+           "sync_gradients", "broadcast_parameters", "broadcast_buffers", "shard_indices", "all_mean",
+           "barrier", "check_in_sync"]
 
 _DDP_FLAG = "_ppl_ddp_managed"   # set on parameters whose gradients a DDP wrapper all-reduces
 
@@ -161,6 +162,20 @@ def broadcast_parameters(params: Iterable[torch.Tensor], src: int = 0) -> None:
         flat = torch.cat([p.detach().reshape(-1) for p in params])
         dist.broadcast(flat, src)
         _unflatten_into(flat, params, grads=False)
+
+
+def broadcast_buffers(module: torch.nn.Module, src: int = 0) -> None:
+    """Copy rank ``src``'s buffers of ``module`` (e.g. batch-norm running statistics) to every process.
+
+    DDP broadcasts them before each forward pass; call this once after training so the final
+    state is the same everywhere.
+    """
+    if not isinstance(module, torch.nn.Module):
+        raise ValueError(f"module must be a torch.nn.Module, got {type(module).__name__}")
+    if not active():
+        return
+    for buf in module.buffers():
+        dist.broadcast(buf.data, src)
 
 
 def sync_gradients(params: Iterable[torch.Tensor]) -> None:

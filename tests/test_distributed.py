@@ -55,9 +55,13 @@ def _worker(rank: int, world: int, port: int, out: str) -> None:
         except RuntimeError as err:
             desync = str(err)
         shard = distributed.shard_indices(torch.arange(10))
+        bn = torch.nn.BatchNorm1d(3)
+        bn.running_mean.fill_(float(rank + 1))
+        distributed.broadcast_buffers(bn)
         role = (info.rank, info.world_size, info.backend, distributed.is_main())
         torch.save({"plain": plain, "plain_loss": plain_loss, "ddp": ddp, "ddp_loss": ddp_loss,
-                    "desync": desync, "shard": shard, "info": role}, os.path.join(out, f"rank{rank}.pt"))
+                    "desync": desync, "shard": shard, "info": role,
+                    "bn_mean": bn.running_mean.clone()}, os.path.join(out, f"rank{rank}.pt"))
     finally:
         distributed.teardown()
 
@@ -91,6 +95,7 @@ def test_ranks_roles_shards_and_desync_check(two_process_results):
     assert r0["info"] == (0, 2, "gloo", True) and r1["info"] == (1, 2, "gloo", False)
     assert r0["shard"].tolist() == [0, 2, 4, 6, 8] and r1["shard"].tolist() == [1, 3, 5, 7, 9]
     assert "differs between processes" in r0["desync"] and "differs between processes" in r1["desync"]
+    assert r0["bn_mean"].tolist() == r1["bn_mean"].tolist() == [1.0, 1.0, 1.0]      # rank 0's buffers
 
 
 def test_single_process_helpers_are_no_ops(monkeypatch):
@@ -107,6 +112,7 @@ def test_single_process_helpers_are_no_ops(monkeypatch):
     distributed.sync_gradients(net.parameters())
     distributed.broadcast_parameters(net.parameters())
     distributed.check_in_sync(net.state_dict())
+    distributed.broadcast_buffers(net)
     distributed.barrier()
     distributed.teardown()
 
@@ -114,6 +120,8 @@ def test_single_process_helpers_are_no_ops(monkeypatch):
 def test_bad_inputs_are_named(monkeypatch):
     with pytest.raises(ValueError, match="module"):
         distributed.wrap("not a module")
+    with pytest.raises(ValueError, match="module"):
+        distributed.broadcast_buffers(torch.zeros(2))
     with pytest.raises(ValueError, match="seed"):
         distributed.rank_seed(1.5)
     with pytest.raises(ValueError, match="order"):
