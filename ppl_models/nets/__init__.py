@@ -11,6 +11,9 @@ weights from it, whatever the global RNG state.
 * :mod:`.conv`: :class:`ConvTrunk` with :class:`ClassifierHead` / :class:`ScalarHead`.
 * :mod:`.generator`: :class:`ConvGenerator`.
 * :mod:`.vae`: the VAE's :class:`Encoder` / :class:`Decoder`.
+* :mod:`.made`, :mod:`.pixelcnn`, :mod:`.transformer`: the autoregressive networks (:class:`MADE`,
+  :class:`PixelCNN` / :class:`GatedPixelCNN`, :class:`PixelTransformer` with
+  :func:`causal_attention`).
 * :mod:`.common`: :func:`seeded`, :func:`count_parameters`, :func:`describe`, input checks.
 """
 
@@ -18,7 +21,16 @@ from .common import count_parameters, describe, seeded
 from .conv import ClassifierHead, ConvClassifier, ConvScalar, ConvTrunk, ScalarHead
 from .embedding import SinusoidalEmbedding
 from .generator import ConvGenerator
+from .made import MADE, MADEConfig, MaskedLinear, made_masks
 from .mlp import MLP, TimeMLP
+from .pixelcnn import GatedPixelCNN, MaskedConv2d, PixelCNN, PixelCNNConfig, causal_mask
+from .transformer import (
+    CausalSelfAttention,
+    PixelTransformer,
+    TransformerConfig,
+    causal_attention,
+    causal_mask_matrix,
+)
 from .unet import ResBlock, UNet, UNetConfig
 from .vae import ARCHITECTURES, Decoder, Encoder, check_image_shape
 
@@ -26,4 +38,7 @@ __all__ = [
     "count_parameters", "describe", "seeded", "ClassifierHead", "ConvClassifier", "ConvScalar", "ConvTrunk",
     "ScalarHead", "SinusoidalEmbedding", "ConvGenerator", "MLP", "TimeMLP", "ResBlock", "UNet", "UNetConfig",
     "ARCHITECTURES", "Decoder", "Encoder", "check_image_shape",
+    "MADE", "MADEConfig", "MaskedLinear", "made_masks", "GatedPixelCNN", "MaskedConv2d", "PixelCNN",
+    "PixelCNNConfig", "causal_mask", "CausalSelfAttention", "PixelTransformer", "TransformerConfig",
+    "causal_attention", "causal_mask_matrix",
 ]
