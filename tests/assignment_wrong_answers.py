@@ -1,0 +1,117 @@
+"""A deliberately wrong answer to every graded question of the assignments (tests/test_assignments.py).
+
+Each entry is code run after the solutions notebook, replacing one answer by a plausible mistake that
+the public tests accept and the hidden tests must reject.
+"""
+
+WRONG = {
+    "00_probabilistic_programming": {
+        "q1_noncentred_model": '''
+def eight_schools_nc(sigma, y=None):   # tau with a half-normal instead of a half-Cauchy prior
+    J = sigma.shape[0]
+    mu = pyro.sample("mu", dist.Normal(sigma.new_zeros(()), 5.0))
+    tau = pyro.sample("tau", dist.HalfNormal(5.0 * sigma.new_ones(())))
+    with pyro.plate("school", J):
+        tt = pyro.sample("theta_tilde", dist.Normal(sigma.new_zeros(()), 1.0))
+        theta = pyro.deterministic("theta", mu + tau * tt)
+        pyro.sample("y", dist.Normal(theta, sigma), obs=y)
+''',
+        "q2_mu_given_tau": '''
+_right = mu_given_tau
+def mu_given_tau(y, sigma, tau, m0=0.0, s0=5.0):   # forgets tau in the per-school variance
+    return _right(y, sigma, 0.0, m0, s0)
+''',
+        "q3_tau_marginal": "tau_mean_normal = tau_mean_cauchy   # the unchanged prior's answer",
+        "q4_rhat": '''
+def split_rhat(draws):   # whole chains, not split: misses a trend
+    x = np.asarray(draws, float)
+    n = x.shape[1]
+    W, Bn = x.var(axis=1, ddof=1).mean(), x.mean(axis=1).var(ddof=1)
+    return float(np.sqrt(((n - 1) / n * W + Bn) / W))
+''',
+    },
+    "01_generative_vs_discriminative": {
+        "q1_naive_bayes_model": '''
+def naive_bayes(X, y=None, K=10):   # a flat Beta(1, 1) prior instead of Beta(2, 2)
+    N, D = X.shape
+    pi = pyro.sample("pi", dist.Dirichlet(X.new_ones(K)))
+    with pyro.plate("classes", K):
+        theta = pyro.sample("theta", dist.Beta(X.new_ones(D), X.new_ones(D)).to_event(1))
+    with pyro.plate("data", N):
+        y = pyro.sample("y", dist.Categorical(pi), obs=y)
+        pyro.sample("x", dist.Bernoulli(theta[y]).to_event(1), obs=X)
+''',
+        "q2_lda_log_odds": '''
+_right = lda_log_odds
+def lda_log_odds(means, cov, prior):   # drops the log prior ratio
+    return _right(means, cov, torch.ones_like(prior))
+max_gap = 0.0
+''',
+        "q3_bayes_error": '''
+def bayes_error(means, cov, prior):   # the equal-prior formula Phi(-Delta / 2)
+    diff = means[1] - means[0]
+    return float(stats.norm.cdf(-0.5 * float(diff @ torch.linalg.solve(cov, diff)) ** 0.5))
+''',
+        "q4_calibration": '''
+def confidence_gap(proba, y):   # accuracy minus confidence: the sign flipped
+    conf, pred = proba.max(dim=1)
+    return float((pred == y).double().mean() - conf.mean())
+more_overconfident = "tied"
+''',
+    },
+    "02_latent_variable_models": {
+        "q1_enumerated_gmm": '''
+def gmm_model(X, K):   # unit-variance prior on the means instead of 10^2
+    N, D = X.shape
+    weights = pyro.sample("weights", dist.Dirichlet(X.new_ones(K)))
+    with pyro.plate("components", K):
+        locs = pyro.sample("locs", dist.Normal(X.new_zeros(D), 1.0).to_event(1))
+    with pyro.plate("data", N):
+        z = pyro.sample("z", dist.Categorical(weights), infer={"enumerate": "parallel"})
+        pyro.sample("x", dist.Normal(locs[z], 1.0).to_event(1), obs=X)
+''',
+        "q2_responsibilities": '''
+def responsibilities(params, X):   # probability space: 0 / 0 far from every component
+    p = gmm_component_log_prob(params, X).exp()
+    return p / p.sum(-1, keepdim=True)
+''',
+        "q3_elbo_identity": '''
+def elbo(q, X, params):   # forgets the entropy term
+    return (q * gmm_component_log_prob(params, X)).sum()
+''',
+        "q4_model_selection": '''
+def n_free_parameters(K, D, covariance):   # counts K free weights and a full D x D matrix
+    return K + K * D + K * D * D
+best_k = 6
+''',
+    },
+    "03_hidden_markov_models": {
+        "q1_stationary": '''
+def stationary(trans):   # the right eigenvector (a column of ones), normalised
+    vals, vecs = torch.linalg.eig(trans)
+    v = vecs[:, torch.argmin((vals - 1).abs())].real
+    return v / v.sum()
+power_gap = 0.0
+''',
+        "q2_backward": '''
+def log_backward(log_trans, log_lik):   # uses x_t instead of x_{t+1}
+    betas = [torch.zeros_like(log_lik[-1])]
+    for t in range(log_lik.shape[0] - 2, -1, -1):
+        betas.append(torch.logsumexp(log_trans + log_lik[t] + betas[-1], dim=-1))
+    return torch.stack(betas[::-1])
+''',
+        "q3_pyro_hmm": '''
+def hmm_model(obs, init, trans, emit):   # forgets the dependence between neighbouring states
+    for t in pyro.markov(range(len(obs))):
+        z = pyro.sample(f"z_{t}", dist.Categorical(init), infer={"enumerate": "parallel"})
+        pyro.sample(f"x_{t}", dist.Categorical(emit[z]), obs=obs[t])
+''',
+        "q4_decoding": '''
+def decoding_report(log_init, log_trans, log_lik, threshold=0.9):   # filtered, not smoothed
+    path = hmm_viterbi(log_init, log_trans, log_lik).path
+    probs = hmm_smoother(log_init, log_trans, log_lik).filtered_probs
+    return {"disagreements": int((path != probs.argmax(-1)).sum()),
+            "uncertain": int((probs.max(-1).values < threshold).sum())}
+''',
+    },
+}
