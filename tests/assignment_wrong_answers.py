@@ -114,4 +114,25 @@ def decoding_report(log_init, log_trans, log_lik, threshold=0.9):   # filtered, 
             "uncertain": int((probs.max(-1).values < threshold).sum())}
 ''',
     },
+    "04_variational_autoencoders": {
+        "q1_elbo_gap": '''
+def elbo_gap(x, m, v):   # KL in the wrong direction: KL(p(z|x) || q)
+    return float(0.5 * (math.log(v / 0.5) + (0.5 + (x / 2 - m) ** 2) / v - 1.0))
+mc_gap = elbo_gap(1.0, 0.0, 1.0)
+''',
+        "q2_iwae": '''
+def iwae_bound(log_w):   # averages the log-weights: that is the ELBO, not the IWAE bound
+    return log_w.mean(0)
+''',
+        "q3_vae_model_guide": '''
+def vae_guide(x, encoder):   # treats the encoder's scale as a variance
+    loc, scale = encoder(x)
+    with pyro.plate("data", x.shape[0]):
+        pyro.sample("z", dist.Normal(loc, scale.sqrt()).to_event(1))
+''',
+        "q4_active_units": '''
+def kl_per_unit(loc, scale):   # forgets the log-variance term
+    return 0.5 * (loc**2 + scale**2 - 1.0)
+''',
+    },
 }

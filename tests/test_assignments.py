@@ -148,6 +148,8 @@ def _solution_lines(master: Path) -> set[str]:
     nb = nbformat.read(master, as_version=4)
     lines, in_block, outside = set(), False, set()
     for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            outside.add(cell.source)
         if cell.cell_type == "raw":
             src = cell.source.strip()
             in_block = {"# BEGIN SOLUTION": True, "# END SOLUTION": False}.get(src, in_block)
@@ -165,7 +167,8 @@ def _solution_lines(master: Path) -> set[str]:
                 lines.add(s)
             else:
                 outside.add(s)
-    return {s for s in lines - outside if len(s) >= 12}
+    shown = "\n".join(outside)
+    return {s for s in lines if len(s) >= 12 and s not in shown}
 
 
 @pytest.mark.parametrize("chapter", IDS)
