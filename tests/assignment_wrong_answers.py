@@ -135,4 +135,27 @@ def kl_per_unit(loc, scale):   # forgets the log-variance term
     return 0.5 * (loc**2 + scale**2 - 1.0)
 ''',
     },
+    "05_energy_based_models": {
+        "q1_free_energy": '''
+def free_energy(v, W, b, c):   # the sign of the hidden term flipped
+    return -(v @ b) + F.softplus(v @ W + c).sum(-1)
+brute_gap = 0.0
+''',
+        "q2_discretised_langevin": '''
+def ula_stationary_variance(lam, sigma, k):   # the continuous-time answer T / k
+    return float(sigma**2 / (2 * lam * k))
+''',
+        "q3_langevin_sampler": '''
+def ula(grad_energy, x0, step, temperature, noise):   # noise scale sqrt(2 eps T) instead of sqrt(eps T)
+    x = x0
+    for xi in noise:
+        x = x - 0.5 * step * grad_energy(x) + math.sqrt(2 * step * temperature) * xi
+    return x
+''',
+        "q4_ais_ess": '''
+def ess_fraction(log_w):   # exponentiates directly: 0 / 0 for log-weights around -1000
+    w = torch.as_tensor(log_w, **F64).exp()
+    return float(w.sum() ** 2 / (w.numel() * (w**2).sum()))
+''',
+    },
 }
