@@ -158,4 +158,33 @@ def ess_fraction(log_w):   # exponentiates directly: 0 / 0 for log-weights aroun
     return float(w.sum() ** 2 / (w.numel() * (w**2).sum()))
 ''',
     },
+    "06_score_matching": {
+        "q1_mixture_score": '''
+def mixture_score(x, weights, means, s2, sigma):   # forgets the noise: variance s2, not s2 + sigma^2
+    log_r = weights.log() - 0.5 * ((x[:, None, :] - means) ** 2).sum(-1) / s2
+    r = torch.softmax(log_r, dim=-1)
+    return (r[:, :, None] * (means - x[:, None, :])).sum(1) / s2
+autograd_gap = 0.0
+''',
+        "q2_dsm_loss": '''
+def dsm_loss(score_fn, x, sigma, noise):   # the target sign flipped: s ~ +noise / sigma
+    s = score_fn(x + sigma * noise, sigma)
+    return 0.5 * ((sigma * s - noise) ** 2).sum(-1).mean()
+loss_true, loss_wrong = 0.8, 0.9
+''',
+        "q3_annealed_langevin": '''
+def annealed_langevin_sample(score_fn, x, sigmas, eps, noise):   # no final denoising step
+    sigma_last = float(sigmas[-1])
+    nfe = 0
+    for i, sigma in enumerate(sigmas.tolist()):
+        alpha = eps * sigma**2 / sigma_last**2
+        for xi in noise[i]:
+            x = x + 0.5 * alpha * score_fn(x, sigma) + math.sqrt(alpha) * xi
+            nfe += 1
+    return x, nfe + 1
+''',
+        "q4_mode_weights": '''
+recovers = {"single": True, "annealed": True}
+''',
+    },
 }
