@@ -150,9 +150,34 @@ def test_find_recipes_finds_the_chapters_and_reports_broken_modules(monkeypatch)
     assert "ch05_rbm_cd1" in models and "ch04_vae_mnist" not in models
 
 
+def _recipe_fn(smoke: bool) -> checkpoint.Recipe:
+    return checkpoint.Recipe("x", {}, lambda: ({}, {}), torch.zeros(1), 1)
+
+
+def _helper(smoke: bool) -> torch.Tensor:  # public but not a model: no Recipe return annotation
+    return torch.zeros(1)
+
+
+def test_find_recipes_skips_helpers(monkeypatch):
+    real_import = registry.importlib.import_module
+    fake = types.SimpleNamespace(
+        __all__=["ch99_model", "ch99_data", "ch99_const"],
+        ch99_model=_recipe_fn,
+        ch99_data=_helper,
+        ch99_const=3,
+    )
+    monkeypatch.setattr(
+        registry.importlib,
+        "import_module",
+        lambda name: fake if name == "ppl_models.vae.recipes" else real_import(name),
+    )
+    models, _ = find_recipes()
+    assert "ch99_model" in models and "ch99_data" not in models and "ch99_const" not in models
+
+
 def test_find_recipes_rejects_duplicate_names(monkeypatch):
     real_import = registry.importlib.import_module
-    dup = types.SimpleNamespace(__all__=["ch07_unet_mnist"], ch07_unet_mnist=lambda smoke: None)
+    dup = types.SimpleNamespace(__all__=["ch07_unet_mnist"], ch07_unet_mnist=_recipe_fn)
 
     monkeypatch.setattr(
         registry.importlib,

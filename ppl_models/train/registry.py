@@ -1,12 +1,12 @@
 """Find every cached model of the course and build it with command-line overrides.
 
 A model family's ``ppl_models.<family>.recipes`` module lists (in ``__all__``) functions
-``name(smoke: bool) -> checkpoint.Recipe``; a function that also takes ``overrides`` accepts
-``--set key=value`` and ``--epochs`` from the command line and applies them with
-:func:`override`. Override keys are dotted paths into the recipe's config dict, e.g.
-``train.n_epochs`` when the cache config is ``{"unet": {...}, "train": {...}}`` or ``n_epochs``
-when it is one flat config. An override changes the config and therefore the cache key: the
-chapter only loads an entry trained with its own config.
+``name(smoke: bool) -> checkpoint.Recipe`` (annotated so: other public helpers are skipped). A
+function that also takes ``overrides`` accepts ``--set key=value`` and ``--epochs`` from the
+command line and applies them with :func:`override`. Override keys are dotted paths into the
+recipe's config dict: ``train.n_epochs`` when the cache config is ``{"unet": {...}, "train":
+{...}}``, ``n_epochs`` when it is one flat config. An override changes the config and therefore
+the cache key: the chapter only loads an entry trained with its own config.
 """
 
 from __future__ import annotations
@@ -180,12 +180,18 @@ def epoch_overrides(cfg: Mapping[str, Any], n_epochs: int) -> dict[str, int]:
 
 
 def _is_recipe_fn(fn) -> bool:
-    """A public function whose first parameter is ``smoke`` (helpers in ``__all__`` are skipped)."""
+    """``name(smoke, ...) -> Recipe``: first parameter ``smoke``, annotated to return a Recipe.
+
+    Other public helpers of a recipes module (data loaders, config builders) are not models.
+    """
     try:
-        params = list(inspect.signature(fn).parameters)
+        sig = inspect.signature(fn)
     except (TypeError, ValueError):
         return False
-    return bool(params) and params[0] == "smoke"
+    params = list(sig.parameters)
+    ret = sig.return_annotation
+    returns_recipe = ret is Recipe or (isinstance(ret, str) and ret.rsplit(".", 1)[-1] == "Recipe")
+    return bool(params) and params[0] == "smoke" and returns_recipe
 
 
 def _takes_overrides(fn: RecipeFn) -> bool:
