@@ -187,4 +187,40 @@ def annealed_langevin_sample(score_fn, x, sigmas, eps, noise):   # no final deno
 recovers = {"single": True, "annealed": True}
 ''',
     },
+    "07_diffusion_models": {
+        "q1_forward_posterior": '''
+def posterior(ab_prev, ab, x0, xk):   # uses beta_k itself as the variance
+    alpha = ab / ab_prev
+    beta = 1.0 - alpha
+    mean = ab_prev.sqrt() * beta / (1 - ab) * x0 + alpha.sqrt() * (1 - ab_prev) / (1 - ab) * xk
+    return mean, beta
+conditioning_gap = 0.0
+''',
+        "q2_eps_loss": '''
+def eps_loss(eps_fn, x0, t, noise, alpha_bar):   # mixes with alpha_bar instead of its square root
+    ab = alpha_bar(t).view(-1, *[1] * (x0.ndim - 1))
+    xt = ab * x0 + (1 - ab) * noise
+    return ((eps_fn(xt, t) - noise) ** 2).flatten(1).sum(1).mean()
+loss_optimal = 1.6
+''',
+        "q3_ddim_sampler": '''
+def ddim(eps_fn, x_T, times, alpha_bar):   # re-noises with fresh noise (an ancestral step, not DDIM)
+    x = x_T
+    g = torch.Generator().manual_seed(0)
+    for t, s in zip(times[:-1].tolist(), times[1:].tolist()):
+        tt = torch.full((x.shape[0],), t, dtype=x.dtype)
+        ab_t = alpha_bar(tt).view(-1, *[1] * (x.ndim - 1))
+        ab_s = alpha_bar(torch.full_like(tt, s)).view(-1, *[1] * (x.ndim - 1))
+        x0 = (x - (1 - ab_t).sqrt() * eps_fn(x, tt)) / ab_t.sqrt()
+        x = ab_s.sqrt() * x0 + (1 - ab_s).sqrt() * torch.randn(x.shape, generator=g, dtype=x.dtype)
+    return x, len(times) - 1
+var_20 = 4.0
+''',
+        "q4_bits_per_dim": '''
+def bits_per_dim(log_p_nats, D, levels=256, width=2.0):   # forgets the dequantisation offset
+    return float(-log_p_nats / (D * math.log(2.0)))
+bpd = {"A": bits_per_dim(1500.0, 784), "B": bits_per_dim(2000.0, 784, width=1.0)}
+better = "B"
+''',
+    },
 }

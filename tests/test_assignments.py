@@ -180,8 +180,8 @@ def test_student_notebook_holds_no_solution_or_hidden_test(built, chapter):
     meta = json.dumps(nbformat.read(b["student"], as_version=4).metadata)
     leaked = [s for s in _solution_lines(b["master"]) if s in src]
     assert not leaked, f"solution lines in the student notebook: {leaked}"
-    shown = {ln.strip() for c in nbformat.read(b["master"], as_version=4).cells
-             if c.cell_type == "code" and not c.source.startswith("# HIDDEN") for ln in c.source.splitlines()}
+    shown = "\n".join(c.source for c in nbformat.read(b["master"], as_version=4).cells
+                      if not c.source.startswith("# HIDDEN"))   # public text, prompts and solutions
     n_hidden = 0
     for test in b["tests"].glob("*.py"):
         for case in _test_file(b["tests"], test.stem).test_cases:
