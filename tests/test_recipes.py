@@ -279,4 +279,5 @@ def test_the_check_rejects_a_recipe_with_another_config(recipes, smoke_env, monk
 
     seen = _record_chapter(NOTEBOOKS["ch05"], monkeypatch, smoke_env)
     assert _key(recipes["ch05_rbm_cd1"][1](True)) in seen
+    assert _key(recipes["ch04_vae_mnist"][1](True)) in seen      # chapter 05 reads chapter 04's VAE entry
     assert _key(build_recipe("ch05_rbm_cd1", True, {"n_epochs": 3}, models=recipes)) not in seen

@@ -9,6 +9,10 @@ a plain torch module (wrap it with :func:`torch_step`)::
 
     opt = torch.optim.Adam(net.parameters(), 1e-3)
     hist = train(torch_step(lambda x: loss_fn(net, x), opt), x, n_epochs=10)
+
+The same loop trains data-parallel under ``torchrun`` (:mod:`ppl_models.distributed`), and
+``python -m ppl_models.train <model>`` (:mod:`ppl_models.train.cli`) trains any chapter's cached
+model into the checkpoint cache.
 """
 
 from __future__ import annotations
