@@ -10,9 +10,10 @@ so the all-reduce costs relatively more.
 Peers, side by side in one run on the same cores: one process with one thread (the baseline),
 one process with N intra-op threads (the other way to use N cores), and N processes with one
 thread each (DDP). Each configuration trains for ``--steps`` steps after a warm-up and is timed
-between barriers on rank 0; samples/s = steps * global batch / seconds.
+between barriers on rank 0; samples/s = steps * global batch / seconds. The three run in turn,
+``--rounds`` times, and the medians are compared, so slow drifts of the machine's load hit all.
 
-    PPL_THREADS=1 python tests/benchmarks/ddp.py                    # 2 processes, 24 U-Net steps
+    PPL_THREADS=1 python tests/benchmarks/ddp.py                    # 2 processes, 3 rounds
     PPL_THREADS=1 python tests/benchmarks/ddp.py --procs 4 --steps 40
 
 On a shared CPU the absolute numbers move with the load; quote the ratios.
@@ -24,6 +25,7 @@ import argparse
 import os
 import platform
 import socket
+import statistics
 import sys
 import tempfile
 import time
@@ -119,9 +121,10 @@ def main(argv=None) -> None:
     p.add_argument("--procs", type=int, default=2, help="processes for the data-parallel run (default 2)")
     p.add_argument("--steps", type=int, default=24, help="timed U-Net steps per configuration (default 24)")
     p.add_argument("--mlp-steps", type=int, default=60, help="timed MLP steps per configuration (default 60)")
+    p.add_argument("--rounds", type=int, default=3, help="interleaved rounds, medians reported (default 3)")
     args = p.parse_args(argv)
-    if args.procs < 2 or args.steps < 1 or args.mlp_steps < 1:
-        p.error("--procs must be >= 2 and --steps, --mlp-steps >= 1")
+    if args.procs < 2 or min(args.steps, args.mlp_steps, args.rounds) < 1:
+        p.error("--procs must be >= 2 and --steps, --mlp-steps, --rounds >= 1")
     from ppl_models import config
 
     config.set_threads()
@@ -134,17 +137,24 @@ def main(argv=None) -> None:
     shown = sys.argv[1:] if argv is None else argv
     print("command: PPL_THREADS=1 python tests/benchmarks/ddp.py " + " ".join(shown))
     n = args.procs
+    configs = (("1 process  x 1 thread ", 1, 1), (f"1 process  x {n} threads", 1, n),
+               (f"{n} processes x 1 thread (DDP)", n, 1))
     for model, steps, batch in (("unet", args.steps, 128), ("mlp", args.mlp_steps, 1024)):
         label = {"unet": "chapter 07 U-Net (full-size config, 28x28, batch 128)",
                  "mlp": "chapter 07 2-D noise MLP (4 x 128, batch 1024)"}[model]
-        base = measure(model, 1, 1, steps, batch)
-        threaded = measure(model, 1, n, steps, batch)
-        ddp = measure(model, n, 1, steps, batch)
-        print(f"\n{label}, {steps} timed steps per configuration:")
-        print(f"  1 process  x 1 thread : {base:9.1f} samples/s  (1.00x)")
-        print(f"  1 process  x {n} threads: {threaded:9.1f} samples/s  ({threaded / base:.2f}x)")
-        print(f"  {n} processes x 1 thread (DDP): {ddp:9.1f} samples/s  ({ddp / base:.2f}x; "
-              f"{ddp / threaded:.2f}x the {n}-thread process)")
+        rates = {name: [] for name, _, _ in configs}
+        for _ in range(args.rounds):       # interleaved, so all three see the same load drift
+            for name, procs, threads in configs:
+                rates[name].append(measure(model, procs, threads, steps, batch))
+        med = {name: statistics.median(v) for name, v in rates.items()}
+        base = med[configs[0][0]]
+        print(f"\n{label}, {steps} timed steps, median of {args.rounds} interleaved rounds:")
+        for name, _, _ in configs:
+            runs = ", ".join(f"{v:.0f}" for v in rates[name])
+            print(f"  {name}: {med[name]:9.1f} samples/s  ({med[name] / base:.2f}x)   rounds: {runs}")
+        ddp, threaded = med[configs[2][0]], med[configs[1][0]]
+        print(f"  speed-up of {n} DDP processes over 1 process: {ddp / base:.2f}x "
+              f"({ddp / threaded:.2f}x the {n}-thread process)")
     print(f"\nload average after the runs: {os.getloadavg()[0]:.2f} (other work on the machine lowers every "
           "number, and most the runs that use more cores)")
 
