@@ -78,7 +78,7 @@ def ch10_made_mnist_random_order(smoke: bool, overrides: dict | None = None) -> 
 def ch10_pixelcnn_mnist(smoke: bool, overrides: dict | None = None) -> checkpoint.Recipe:
     """The original PixelCNN stack (7x7 type A, six residual 3x3 type B layers, 32 channels)."""
     ncfg = PixelCNNConfig(channels=32, n_layers=6, dropout=0.1)
-    tcfg = ARTrainConfig(n_epochs=25, batch_size=32, lr=2e-3, patience=3)
+    tcfg = ARTrainConfig(n_epochs=6, batch_size=32, lr=2e-3, patience=3)
     ncfg, tcfg = _sized(ncfg, tcfg, smoke, overrides)
     return _recipe("ch10_pixelcnn_mnist", ncfg, lambda: PixelCNN(ncfg), tcfg, smoke)
 
