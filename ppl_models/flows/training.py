@@ -10,6 +10,7 @@ keeps its own noise row.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import torch
@@ -64,6 +65,7 @@ class FlowConfig:
 
 def train_flow(net: nn.Module, x: torch.Tensor, path, cfg: FlowConfig, y: torch.Tensor | None = None,
                null_index: int | None = None, noise: torch.Tensor | None = None,
+               source: Callable[[int, torch.Generator], torch.Tensor] | None = None,
                progress: bool | None = None) -> tuple[TrainHistory, dict[str, torch.Tensor]]:
     r"""Fit ``net(x_t, t[, y])`` to the conditional velocity :math:`u_t`; return the history and EMA weights.
 
@@ -73,7 +75,9 @@ def train_flow(net: nn.Module, x: torch.Tensor, path, cfg: FlowConfig, y: torch.
         path: a :class:`.CondOTPath` / :class:`.VPPath`.
         cfg: a :class:`FlowConfig`.
         y: ``(N,)`` integer labels (label dropout to ``null_index``) or None.
-        noise: ``(N, ...)`` fixed noise paired row by row with ``x`` (reflow), or None (fresh noise).
+        noise: ``(N, ...)`` fixed noise paired row by row with ``x`` (reflow), or None (fresh draws).
+        source: ``source(n, generator) -> (n, ...)`` draws of the source at ``t = 1`` (e.g.
+            ``exact2d.eight_gaussians().sample``); default the standard normal.
     Returns:
         ``(history, ema_state)``; ``net`` itself ends with the raw weights.
     """
@@ -90,9 +94,14 @@ def train_flow(net: nn.Module, x: torch.Tensor, path, cfg: FlowConfig, y: torch.
         raise ValueError(f"null_index must be a non-negative int when y is given, got {null_index!r}")
     if noise is not None and (not torch.is_tensor(noise) or noise.shape != x.shape):
         raise ValueError(f"noise must be a tensor shaped like x {tuple(x.shape)} or None")
+    if noise is not None and source is not None:
+        raise ValueError("give at most one of noise (fixed pairs) and source (fresh draws)")
+    if source is not None and not callable(source):
+        raise ValueError("source must be callable as source(n, generator)")
     if noise is not None and cfg.coupling == "ot":
         raise ValueError("coupling='ot' re-pairs fresh noise; it cannot be combined with fixed noise pairs")
     gen = torch.Generator(device=x.device).manual_seed(distributed.rank_seed(cfg.seed))
+    src_gen = torch.Generator().manual_seed(distributed.rank_seed(cfg.seed) + 1)  # CPU: exact2d samplers
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda k: min(1.0, (k + 1) / max(cfg.warmup, 1)))
     ema = EMA(net, cfg.ema_decay)
@@ -103,7 +112,13 @@ def train_flow(net: nn.Module, x: torch.Tensor, path, cfg: FlowConfig, y: torch.
         nb = rest.pop(0) if noise is not None else None
         yb = rest.pop(0) if y is not None else None
         if nb is None:
-            nb = torch.randn(xb.shape, generator=gen, dtype=xb.dtype, device=xb.device)
+            if source is not None:
+                nb = source(xb.shape[0], src_gen)
+                if not torch.is_tensor(nb) or nb.shape != xb.shape:
+                    raise ValueError(f"source(n, generator) must return a batch shaped {tuple(xb.shape)}")
+                nb = nb.to(xb.device, xb.dtype)
+            else:
+                nb = torch.randn(xb.shape, generator=gen, dtype=xb.dtype, device=xb.device)
             if cfg.coupling == "ot":
                 nb = ot_coupling(xb, nb)
         if yb is not None:
