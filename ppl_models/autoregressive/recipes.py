@@ -86,7 +86,7 @@ def ch10_pixelcnn_mnist(smoke: bool, overrides: dict | None = None) -> checkpoin
 def ch10_gated_pixelcnn_mnist(smoke: bool, overrides: dict | None = None) -> checkpoint.Recipe:
     """Gated PixelCNN, vertical + horizontal stacks (no blind spot): 24 channels, five gated layers."""
     ncfg = PixelCNNConfig(channels=24, n_layers=5, dropout=0.1)
-    tcfg = ARTrainConfig(n_epochs=14, batch_size=32, lr=2e-3, patience=3)
+    tcfg = ARTrainConfig(n_epochs=4, batch_size=32, lr=2e-3, patience=3)
     ncfg, tcfg = _sized(ncfg, tcfg, smoke, overrides)
     return _recipe("ch10_gated_pixelcnn_mnist", ncfg, lambda: GatedPixelCNN(ncfg), tcfg, smoke)
 
@@ -94,6 +94,6 @@ def ch10_gated_pixelcnn_mnist(smoke: bool, overrides: dict | None = None) -> che
 def ch10_transformer_mnist(smoke: bool, overrides: dict | None = None) -> checkpoint.Recipe:
     """A two-block causal Transformer over the 784-pixel sequence (width 32, two heads)."""
     ncfg = TransformerConfig(seq_len=784, d_model=32, n_heads=2, n_layers=2, dropout=0.0, fused=True)
-    tcfg = ARTrainConfig(n_epochs=8, batch_size=32, lr=2e-3, patience=3)
+    tcfg = ARTrainConfig(n_epochs=3, batch_size=32, lr=2e-3, patience=3)
     ncfg, tcfg = _sized(ncfg, tcfg, smoke, overrides)
     return _recipe("ch10_transformer_mnist", ncfg, lambda: PixelTransformer(ncfg), tcfg, smoke)
