@@ -22,8 +22,11 @@ def _model(k, batch, t, seed, dtype=torch.float64, zero_trans=False):
 @pytest.mark.parametrize("k,batch,t,dtype,zero", [
     (1, (3,), 5, torch.float64, False), (2, (), 1, torch.float64, False), (2, (7,), 40, torch.float64, False),
     (5, (2, 3), 30, torch.float32, False), (50, (4,), 25, torch.float64, False),
-    (80, (4,), 12, torch.float64, False), (60, (8,), 9, torch.float32, False),  # n K^2 > 20,000: torch add
-    (4, (6,), 20, torch.float64, True)])
+    (80, (4,), 12, torch.float64, False), (60, (8,), 9, torch.float32, False),  # n K^2 > 2,000: torch add
+    (4, (6,), 20, torch.float64, True), (3, (5,), 30, torch.float64, True),
+    (2, (6,), 25, torch.float64, True),
+    (2, (50,), 100, torch.float32, False), (10, (50,), 100, torch.float64, False),
+    (10, (9,), 30, torch.float64, True)])  # K <= 4: all back-pointers at once; K = 2: binary maxima
 @pytest.mark.parametrize("with_lengths", [False, True])
 def test_viterbi_cpu_equals_torch_loop_exactly(k, batch, t, dtype, zero, with_lengths):
     li, lt, ll = _model(k, batch, t, seed=k + t, dtype=dtype, zero_trans=zero)
@@ -39,8 +42,8 @@ def test_viterbi_cpu_equals_torch_loop_exactly(k, batch, t, dtype, zero, with_le
     assert torch.equal(fast.log_prob, ref.log_prob)
 
 
-def test_viterbi_ties_go_to_lowest_state():
-    k = 3
+@pytest.mark.parametrize("k", [2, 3, 6])
+def test_viterbi_ties_go_to_lowest_state(k):
     li = torch.full((k,), -torch.log(torch.tensor(float(k), dtype=torch.float64)))
     lt = torch.full((k, k), li[0].item(), dtype=torch.float64)
     ll = torch.zeros(2, 6, k, dtype=torch.float64)  # every path equally likely

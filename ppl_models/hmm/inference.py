@@ -20,10 +20,9 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-import numpy as np
 import torch
 
-from ppl_models.hmm.fast_cpu import smoother_cpu
+from ppl_models.hmm.fast_cpu import smoother_cpu, viterbi_cpu
 from ppl_models.hmm.validate import check_generator, check_inputs, check_positive_int
 
 __all__ = [
@@ -221,13 +220,14 @@ def hmm_viterbi(log_init, log_trans, log_lik, lengths=None) -> ViterbiResult:
     """
     li, lt, ll, mask = check_inputs(log_init, log_trans, log_lik, lengths)
     if ll.device.type == "cpu" and ll.dtype in (torch.float32, torch.float64):
-        path, log_prob = _viterbi_cpu(li, lt, ll, mask)
+        path, log_prob = viterbi_cpu(li, lt, ll, mask)
         return ViterbiResult(_finish_path(path, mask), log_prob)
     return _viterbi_torch(li, lt, ll, mask)
 
 
 def _viterbi_torch(li, lt, ll, mask) -> ViterbiResult:
-    """The max-product recursion with torch ops (any device); the reference for :func:`_viterbi_cpu`."""
+    """The max-product recursion with torch ops (any device); the reference for the CPU fast path
+    :func:`ppl_models.hmm.fast_cpu.viterbi_cpu` (bit-identical)."""
     k, n_steps = li.shape[0], ll.shape[-2]
     delta = li + ll[..., 0, :]
     scale = delta.amax(-1)
@@ -252,64 +252,6 @@ def _viterbi_torch(li, lt, ll, mask) -> ViterbiResult:
         states.append(z)
     path = torch.stack(states[::-1], -1)
     return ViterbiResult(_finish_path(path, mask), log_prob + scale)
-
-
-def _viterbi_cpu(li, lt, ll, mask) -> tuple[torch.Tensor, torch.Tensor]:
-    r"""CPU Viterbi with the same arithmetic as :func:`_viterbi_torch`, so bit-identical results.
-
-    Each step forms :math:`s_{b,j,i} = \delta_{b,i} + \log A_{ij}` in a preallocated buffer with
-    ``i`` innermost (contiguous), writes numpy's first-occurrence ``argmax`` (torch's tie rule)
-    straight into a ``(T, B, K)`` back-pointer array, gathers the maxima through flat indices, and
-    traces the pointers back once at the end. Plain numpy on shared memory (torch's add for the
-    big buffers): no compiler, and a few microseconds of overhead per step instead of the dozen
-    torch dispatches of the generic loop.
-
-    Returns:
-        ``path (..., T)`` int64 (padding not yet marked) and ``log_prob (...)``.
-    """
-    batch, (n_steps, k) = ll.shape[:-2], ll.shape[-2:]
-    lik = ll.detach().reshape(-1, n_steps, k).numpy()  # (B, T, K), a view when contiguous
-    n = lik.shape[0]
-    lt_t = lt.detach().T.contiguous().numpy()  # (K_j, K_i)
-    keep = None if mask is None else mask.reshape(n, n_steps).numpy()
-    s, best = np.empty((n, k, k), dtype=lik.dtype), np.empty((n, k), dtype=lik.dtype)
-    flat, base = s.reshape(-1), np.arange(n * k).reshape(n, k) * k  # flat offset of s[b, j, 0]
-    delta = li.detach().numpy() + lik[:, 0]
-    scale = delta.max(-1)
-    delta -= scale[:, None]
-    big = n * k * k > 20_000  # torch's add beats numpy's broadcasting add on big buffers
-    s_t, lt_tt, delta_t = torch.from_numpy(s), torch.from_numpy(lt_t), torch.from_numpy(delta)
-    pointers = np.empty((n_steps, n, k), dtype=np.int64)
-    for t in range(1, n_steps):
-        if big:
-            torch.add(delta_t.unsqueeze(-2), lt_tt, out=s_t)
-        else:
-            np.add(delta[:, None, :], lt_t, out=s)
-        arg = s.argmax(-1, out=pointers[t])  # (B, K_j)
-        np.take(flat, base + arg, out=best, mode="clip")  # indices are in range; "clip" avoids a copy
-        if keep is None:
-            np.add(best, lik[:, t], out=delta)
-            m = delta.max(-1)
-            delta -= m[:, None]
-        else:
-            new = best + lik[:, t]
-            m = new.max(-1)
-            new -= m[:, None]
-            kt = keep[:, t]
-            delta[...] = np.where(kt[:, None], new, delta)
-            pointers[t] = np.where(kt[:, None], arg, np.arange(k))
-            m = np.where(kt, m, 0.0)
-        scale += m
-    z = delta.argmax(-1)
-    rows = np.arange(n)
-    log_prob = delta[rows, z] + scale
-    path = np.empty((n_steps, n), dtype=np.int64)
-    path[-1] = z
-    for t in range(n_steps - 1, 0, -1):
-        z = pointers[t, rows, z]
-        path[t - 1] = z
-    return (torch.from_numpy(np.ascontiguousarray(path.T)).reshape(*batch, n_steps).to(ll.device),
-            torch.from_numpy(log_prob).reshape(batch).to(ll.device))
 
 
 def _sampling_maps(log_filtered, log_trans, uniforms):
