@@ -3,7 +3,8 @@
 #   make test   set up .venv, lint, run the unit tests and every chapter (smoke mode)
 # Also: make run (every chapter in full mode -> build/ + build/summary.md),
 #       make notebooks (store full-run outputs in chapters/), make book (the course as a static
-#       website from the stored outputs, offline), make bench, make env, make lock.
+#       website from the stored outputs, offline), make assignments (the graded assignments:
+#       build/assignments/<chapter>/{student,autograder}), make bench, make env, make lock.
 
 PYTHON ?= python3
 VENV   := .venv
@@ -13,7 +14,7 @@ PIP    := $(PY) -m pip --disable-pip-version-check
 LAB_PORT ?= 8888
 PYTEST_ARGS ?=
 
-.PHONY: install lab test unit chapters lint run notebooks book bench env lock clean
+.PHONY: install lab test unit chapters lint run notebooks book assignments bench env lock clean
 
 install: $(STAMP)
 
@@ -32,7 +33,7 @@ lab: $(STAMP)
 		--ServerApp.root_dir=chapters
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check ppl_models tests tools chapters book
+	$(VENV)/bin/ruff check ppl_models tests tools chapters book assignments
 
 unit: $(STAMP)
 	PPL_SMOKE=1 $(PY) -m pytest tests -q $(PYTEST_ARGS)
@@ -47,7 +48,7 @@ chapters: $(STAMP)
 TEST_WORKERS ?= 2
 test: $(STAMP)
 	$(PYTHON) tools/pins.py check
-	$(VENV)/bin/ruff check ppl_models tests tools chapters book
+	$(VENV)/bin/ruff check ppl_models tests tools chapters book assignments
 	PPL_SMOKE=1 OMP_NUM_THREADS=1 $(PY) -m pytest tests chapters --nbval-lax -q \
 		-n $(TEST_WORKERS) --dist loadfile --durations=15 $(PYTEST_ARGS)
 
@@ -61,6 +62,11 @@ notebooks: $(STAMP)
 # build/book/html/index.html. Sphinx warnings are errors.
 book: $(STAMP)
 	$(PY) book/build.py
+
+# The graded assignments (otter assign on each master in assignments/): the student notebook to
+# hand out and the autograder zip for `otter run`, in build/assignments/<chapter>/.
+assignments: $(STAMP)
+	$(PY) tools/build_assignments.py --out build/assignments
 
 bench: $(STAMP)
 	@for b in tests/benchmarks/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
