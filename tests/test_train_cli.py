@@ -1,6 +1,8 @@
 """``python -m ppl_models.train``: discovery, overrides, errors (exit status 2) and the cache helpers."""
 
 import dataclasses
+import os
+import signal
 import subprocess
 import sys
 import types
@@ -274,3 +276,39 @@ def test_cache_path_and_is_cached(tmp_path):
         checkpoint.is_cached("m", tmp_path)
     with pytest.raises(ValueError, match="name"):
         checkpoint.cache_path("bad name", {}, data=x, version=1)
+
+
+def test_torchrun_two_processes_write_the_one_process_entry_once(tmp_path):
+    """``torchrun --nproc_per_node=2 -m ppl_models.train``: rank 0 alone logs and writes the chapter's key."""
+    env = {**os.environ, "PPL_THREADS": "1", "OMP_NUM_THREADS": "1", "PPL_DEVICE": "cpu"}
+    env.pop("PPL_CACHE", None)
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node=2",
+        "--standalone",
+        "-m",
+        "ppl_models.train",
+        "ch07_toy_eps",
+        "--smoke",
+        "--cache",
+        str(tmp_path),
+    ]
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, start_new_session=True
+    )  # its own process group: a hang kills the workers too
+    try:
+        out, err = proc.communicate(timeout=180)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        raise
+    assert proc.returncode == 0, err[-3000:]
+    assert out.count("trained in") == 1 and "2 process(es), gloo" in out
+    recipe = build_recipe("ch07_toy_eps", True)
+    expected = checkpoint.cache_path(
+        recipe.name, recipe.cfg, data=recipe.data, version=recipe.version, directory=tmp_path
+    )
+    assert [p.name for p in tmp_path.iterdir()] == [expected.name]
+    assert checkpoint.is_cached(recipe, tmp_path)
