@@ -29,7 +29,8 @@ __all__ = ["main", "make_parser"]
 _EPILOG = """\
 Overrides and --epochs change the config, and the config is part of the cache key: an entry
 trained with them is NOT the one the chapter loads (the chapter reads the entry of its own
-config). Use them to try variants; train without them to fill the chapter's cache.
+config), unless the new config is one the chapter also uses (ch04_beta_vae --set beta=8).
+Use them to try variants; train without them to fill the chapter's cache.
 Keys are dotted paths into the model's config (see --show): e.g. train.n_epochs=5,
 train.lr=0.001, unet.channels=[8,16]. Values are JSON (numbers, true/false, lists) or strings.
 
