@@ -56,7 +56,7 @@ def built(tmp_path_factory):
     return result
 
 
-def _run_cells(nb_path: Path, extra: str | None = None) -> dict:
+def _run_cells(nb_path: Path) -> dict:
     """Execute a notebook's code cells in this process (otter's cells skipped; errors ignored)."""
     nb = nbformat.read(nb_path, as_version=4)
     ns: dict = {"__name__": "__main__"}
