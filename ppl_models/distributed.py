@@ -30,7 +30,7 @@ import torch.distributed as dist
 
 __all__ = ["DistInfo", "setup", "teardown", "active", "rank", "world_size", "is_main", "rank_seed", "wrap",
            "sync_gradients", "broadcast_parameters", "broadcast_buffers", "shard_indices", "all_mean",
-           "barrier", "check_in_sync"]
+           "barrier", "check_in_sync", "broadcast_object"]
 
 _DDP_FLAG = "_ppl_ddp_managed"   # set on parameters whose gradients a DDP wrapper all-reduces
 
@@ -241,6 +241,15 @@ def all_mean(value: float) -> float:
     t = torch.tensor([float(value)], dtype=torch.float64, device=_comm_device())
     dist.all_reduce(t, op=dist.ReduceOp.SUM)
     return float(t.item()) / dist.get_world_size()
+
+
+def broadcast_object(obj, src: int = 0):
+    """Rank ``src``'s ``obj`` (any picklable value) on every process; ``obj`` itself in one process."""
+    if not active():
+        return obj
+    box = [obj]
+    dist.broadcast_object_list(box, src)
+    return box[0]
 
 
 def barrier() -> None:

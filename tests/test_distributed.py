@@ -55,13 +55,14 @@ def _worker(rank: int, world: int, port: int, out: str) -> None:
         except RuntimeError as err:
             desync = str(err)
         shard = distributed.shard_indices(torch.arange(10))
+        obj = distributed.broadcast_object({"from": rank})
         bn = torch.nn.BatchNorm1d(3)
         bn.running_mean.fill_(float(rank + 1))
         distributed.broadcast_buffers(bn)
         role = (info.rank, info.world_size, info.backend, distributed.is_main())
         torch.save({"plain": plain, "plain_loss": plain_loss, "ddp": ddp, "ddp_loss": ddp_loss,
                     "desync": desync, "shard": shard, "info": role,
-                    "bn_mean": bn.running_mean.clone()}, os.path.join(out, f"rank{rank}.pt"))
+                    "bn_mean": bn.running_mean.clone(), "obj": obj}, os.path.join(out, f"rank{rank}.pt"))
     finally:
         distributed.teardown()
 
@@ -96,6 +97,7 @@ def test_ranks_roles_shards_and_desync_check(two_process_results):
     assert r0["shard"].tolist() == [0, 2, 4, 6, 8] and r1["shard"].tolist() == [1, 3, 5, 7, 9]
     assert "differs between processes" in r0["desync"] and "differs between processes" in r1["desync"]
     assert r0["bn_mean"].tolist() == r1["bn_mean"].tolist() == [1.0, 1.0, 1.0]      # rank 0's buffers
+    assert r0["obj"] == r1["obj"] == {"from": 0}
 
 
 def test_single_process_helpers_are_no_ops(monkeypatch):
@@ -113,6 +115,7 @@ def test_single_process_helpers_are_no_ops(monkeypatch):
     distributed.broadcast_parameters(net.parameters())
     distributed.check_in_sync(net.state_dict())
     distributed.broadcast_buffers(net)
+    assert distributed.broadcast_object([1]) == [1]
     distributed.barrier()
     distributed.teardown()
 

@@ -120,7 +120,8 @@ def _train(model: str, recipe: checkpoint.Recipe, smoke: bool, directory, path, 
     config.set_threads()
     info = distributed.setup()
     try:
-        if cached:                      # every process reads the same file system (or the key is the same)
+        cached = distributed.broadcast_object(cached)   # rank 0's cache decides for every process/node
+        if cached:
             _say(f"{model}: already cached at {path} (delete the file to retrain)")
             return 0
         size = "smoke" if smoke else "full"
