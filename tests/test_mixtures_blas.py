@@ -57,3 +57,41 @@ def test_m_step_numpy_route_equals_per_component_definition(ct):
         torch.testing.assert_close(fast.covariances[k], expect, rtol=1e-10, atol=1e-11)
     if ct == "full":
         assert torch.equal(fast.covariances, fast.covariances.transpose(-1, -2))
+
+
+@pytest.mark.parametrize("n,d,k,spread", [(500, 4, 3, 5.0), (2000, 8, 5, 5.0), (300, 2, 6, 5.0),
+                                          (1500, 6, 4, 60.0)])  # 60: responsibilities far below 1e-308
+@pytest.mark.filterwarnings("ignore:Converting a tensor with requires_grad")  # the torch route's float(ll)
+def test_diag_em_numpy_loop_equals_torch_route(n, d, k, spread):
+    from ppl_models.mixtures import fit_gmm
+    from ppl_models.mixtures.em import _DiagNumpyEM
+
+    g = torch.Generator().manual_seed(n + k)
+    centres = spread * torch.randn(k, d, generator=g, dtype=torch.float64)
+    X = centres[torch.randint(k, (n,), generator=g)] + torch.randn(n, d, generator=g, dtype=torch.float64)
+    init = init_gmm(X, k, "diag", generator=g)
+    fast = fit_gmm(X, k, "diag", init=init, max_iter=12, tol=0.0)  # the numpy loop (_DiagNumpyEM)
+    slow = fit_gmm(X.clone().requires_grad_(), k, "diag", init=init, max_iter=12, tol=0.0)  # torch route
+    torch.testing.assert_close(fast.history, slow.history.detach(), rtol=1e-10, atol=1e-10)
+    for a, b in zip(fast.params, slow.params, strict=True):
+        assert a.dtype == b.dtype == torch.float64
+        torch.testing.assert_close(a, b.detach(), rtol=1e-10, atol=1e-10)
+    ll, resp = _DiagNumpyEM(X, 1e-6).e_step(fast.params)
+    assert resp.min() == 0.0 or spread < 10  # flushed, not subnormal
+    assert not ((resp > 0) & (resp < torch.finfo(torch.float64).tiny)).any()
+
+
+@pytest.mark.filterwarnings("ignore:Converting a tensor with requires_grad")
+def test_diag_em_numpy_loop_keeps_empty_components():
+    from ppl_models.mixtures import GMMParams, fit_gmm
+
+    X, g = _data(n=400, d=3, k=2, seed=4)
+    far = torch.tensor([[1e3, 1e3, 1e3]], dtype=torch.float64)  # a component no point can reach
+    init = init_gmm(X, 2, "diag", generator=g)
+    init = GMMParams(torch.tensor([0.5, 0.25, 0.25], dtype=torch.float64), torch.cat([init.means, far]),
+                     torch.cat([init.covariances, torch.ones(1, 3, dtype=torch.float64)]))
+    fast = fit_gmm(X, 3, "diag", init=init, max_iter=5, tol=0.0)
+    slow = fit_gmm(X.clone().requires_grad_(), 3, "diag", init=init, max_iter=5, tol=0.0)
+    assert torch.equal(fast.params.means[2], far[0])
+    for a, b in zip(fast.params, slow.params, strict=True):
+        torch.testing.assert_close(a, b.detach(), rtol=1e-10, atol=1e-10)

@@ -26,11 +26,12 @@ import math
 from dataclasses import dataclass, replace
 from typing import NamedTuple
 
+import numpy as np
 import torch
 
 from ._blas import matmul, numpy_ok
 from ._checks import check_data, check_int, check_nonneg, check_params
-from .gmm import GMMParams, _log_gauss, gmm_component_log_prob
+from .gmm import LOG_2PI, GMMParams, _log_gauss, gmm_component_log_prob, precision_cholesky
 
 __all__ = ["GMMFit", "GMMConfig", "EMPTY_COUNT", "gmm_e_step", "gmm_m_step", "kmeans_plusplus",
            "init_gmm", "fit_gmm"]
@@ -238,14 +239,105 @@ def init_gmm(X: torch.Tensor, n_components: int, covariance_type: str = "full",
     return gmm_m_step(X, resp, covariance_type, reg_covar)
 
 
+class _DiagNumpyEM:
+    r"""The diagonal-covariance EM iteration on the CPU in numpy: two BLAS products per iteration.
+
+    The same E- and M-step as the torch route (:func:`_log_gauss`, :func:`_responsibilities`,
+    :func:`_m_step`, equal to ~1e-12), arranged for few passes over memory. The data are centred
+    once on their mean :math:`c` and stacked as :math:`Z = [x - c,\ (x - c)^2,\ 1]` ``(N, 2D+1)``
+    (twice the memory of ``X``), so that
+
+    * the E-step is one product :math:`Z W` with :math:`W_{:D,k} = \tau_k \odot \tilde\mu_k`,
+      :math:`W_{D:2D,k} = -\tau_k/2` (:math:`\tau = \sigma^{-2}`, :math:`\tilde\mu = \mu - c`) and
+      the constant row :math:`\log\pi_k - \frac12\sum_d[\log 2\pi\sigma^2_{kd} + \tau_{kd}\tilde\mu_{kd}^2]`:
+      the joint log-densities :math:`\log \pi_k + \log\mathcal N(x_n\mid\mu_k,\sigma^2_k)` directly
+      (capped where round-off makes the Mahalanobis term negative, as the torch route clamps it);
+    * the M-step is one product :math:`r^\top Z` ``(K, 2D+1)``: the weighted sums of
+      :math:`x - c` and :math:`(x-c)^2` and :math:`R_k = \sum_n r_{nk}`, exactly the sums of
+      :func:`_m_step`, which centres on the same :math:`c`.
+
+    Everything else is a handful of numpy passes over the ``(N, K)`` responsibilities (one
+    ``exp``; responsibilities that would be subnormal are set to zero). No torch kernel runs on
+    the big arrays, so torch's OpenMP pool never competes with
+    the BLAS threads (which made the mixed route slow on two threads).
+    """
+
+    def __init__(self, X: torch.Tensor, reg_covar: float):
+        x = X.numpy()
+        n, d = x.shape
+        self.dtype, self.d, self.reg = x.dtype, d, reg_covar
+        self.log_tiny = float(np.log(np.finfo(x.dtype).tiny))
+        self.c = x.mean(0)
+        z = np.empty((n, 2 * d + 1), dtype=x.dtype)
+        np.subtract(x, self.c, out=z[:, :d])
+        np.multiply(z[:, :d], z[:, :d], out=z[:, d : 2 * d])
+        z[:, 2 * d] = 1.0
+        self.z = z
+
+    def e_step(self, params: GMMParams) -> tuple[float, np.ndarray]:
+        """Mean log-likelihood and responsibilities ``(N, K)`` of ``params``."""
+        d = self.d
+        P = precision_cholesky(params.covariances).numpy()  # sigma^-1, raises if a variance <= 0
+        log_det = np.log(P).sum(-1)  # (K,)
+        prec = P * P
+        muc = params.means.numpy() - self.c
+        cap = np.log(params.weights.numpy()) + log_det - 0.5 * d * LOG_2PI  # log pi_k N(mu_k | mu_k)
+        w = np.empty((2 * d + 1, prec.shape[0]), dtype=self.dtype)
+        w[:d] = (prec * muc).T
+        w[d : 2 * d] = -0.5 * prec.T
+        w[2 * d] = cap - 0.5 * (muc * muc * prec).sum(-1)
+        lp = self.z @ w  # (N, K)
+        np.minimum(lp, cap, out=lp)
+        m = lp.max(1, keepdims=True)
+        np.maximum(m, np.finfo(self.dtype).min, out=m)
+        np.subtract(lp, m, out=lp)
+        # responsibilities below the smallest normal float become 0 instead of subnormal: those
+        # slow every later pass and product many times over (well separated clusters give
+        # millions) and change no sum by more than N * 1e-308
+        np.putmask(lp, lp < self.log_tiny + math.log(lp.shape[1]), -np.inf)
+        np.exp(lp, out=lp)
+        total = lp.sum(1, keepdims=True)
+        np.divide(lp, total, out=lp)
+        np.log(total, out=total)
+        return float((total + m).mean()), lp
+
+    def m_step(self, resp: np.ndarray, previous: GMMParams) -> GMMParams:
+        """The M-step of :func:`_m_step` (diag) from responsibilities ``(N, K)``."""
+        d = self.d
+        s = resp.T @ self.z  # (K, 2D+1)
+        raw = s[:, 2 * d].copy()
+        nk = raw + 10 * np.finfo(self.dtype).eps
+        muc = s[:, :d] / nk[:, None]
+        cov = np.maximum(s[:, d : 2 * d] / nk[:, None] - muc * muc, 0.0) + self.reg
+        weights, means = nk / nk.sum(), muc + self.c
+        out = GMMParams(*(torch.from_numpy(np.ascontiguousarray(a)) for a in (weights, means, cov)))
+        empty = raw < EMPTY_COUNT
+        if empty.any():  # rare: components that lost all their points (torch helper, small tensors)
+            x = torch.from_numpy(self.z[:, :d] + self.c)
+            means_t, cov_t = _fill_empty(torch.from_numpy(empty), out.means, out.covariances, x, "diag",
+                                         self.reg, previous)
+            out = GMMParams(out.weights, means_t, cov_t)
+        return out
+
+
 def _run_em(X, params, max_iter, tol, reg_covar, chunk_size):
     check_params(params)
-    ll, resp = _responsibilities(_log_gauss(params, X, chunk_size).add_(params.weights.log()))
+    fast = None
+    if params.covariance_type == "diag" and numpy_ok(X, *params) \
+            and all(t.dtype == X.dtype for t in params):
+        fast = _DiagNumpyEM(X, reg_covar)
+        ll, resp = fast.e_step(params)
+    else:
+        ll, resp = _responsibilities(_log_gauss(params, X, chunk_size).add_(params.weights.log()))
     history = [float(ll)]
     converged = False
     for _ in range(max_iter):
-        params = _m_step(X, resp, params.covariance_type, reg_covar, params, chunk_size)
-        ll, resp = _responsibilities(_log_gauss(params, X, chunk_size).add_(params.weights.log()))
+        if fast is not None:
+            params = fast.m_step(resp, params)
+            ll, resp = fast.e_step(params)
+        else:
+            params = _m_step(X, resp, params.covariance_type, reg_covar, params, chunk_size)
+            ll, resp = _responsibilities(_log_gauss(params, X, chunk_size).add_(params.weights.log()))
         history.append(float(ll))
         if not math.isfinite(history[-1]):
             raise FloatingPointError(f"EM log-likelihood became {history[-1]} at iteration "
