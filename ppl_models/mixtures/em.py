@@ -95,7 +95,10 @@ def _responsibilities(lp):
     r"""Mean log-likelihood and :math:`r_{nk} = e^{l_{nk} - m_n} / \sum_j e^{l_{nj} - m_n}` from joint
     log-probabilities ``lp`` ``(N, K)`` (overwritten), with one ``exp`` pass (:math:`m_n = \max_k l_{nk}`)."""
     m = lp.amax(-1, keepdim=True).clamp_min(torch.finfo(lp.dtype).min)  # (N, 1), finite
-    resp = lp.sub_(m).exp_()
+    lp.sub_(m)
+    # below the smallest normal float: 0, not a subnormal (those slow every later product)
+    lp.masked_fill_(lp < math.log(torch.finfo(lp.dtype).tiny * lp.shape[-1]), -math.inf)
+    resp = lp.exp_()
     total = resp.sum(-1, keepdim=True)
     return (total.log() + m).mean(), resp.div_(total)
 
