@@ -213,7 +213,13 @@ def gaussian_diag_log_lik(x: torch.Tensor, params: GaussianDiagParams) -> torch.
     k = _check_means(params.means, x.shape[-1])
     _positive(params.variances, "variances", (k, x.shape[-1]))
     diff = x.unsqueeze(-2) - params.means  # (..., T, K, D)
-    return -0.5 * (torch.log(2 * math.pi * params.variances) + diff**2 / params.variances).sum(-1)
+    if diff.requires_grad:
+        return -0.5 * (torch.log(2 * math.pi * params.variances) + diff**2 / params.variances).sum(-1)
+    # the same arithmetic on one temporary, in place (fresh big allocations cost page faults)
+    q = diff.square_().div_(params.variances)
+    q = q.add_(torch.log(2 * math.pi * params.variances))
+    q = q.squeeze(-1) if q.shape[-1] == 1 else q.sum(-1)
+    return q.mul_(-0.5)
 
 
 def _gaussian_moments(x, weights):

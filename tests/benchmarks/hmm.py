@@ -162,28 +162,35 @@ def main(argv=None):
     ap.add_argument("--quick", action="store_true", help="small sizes (< 1 min)")
     ap.add_argument("--threads", type=int, default=1, help="torch and numpy-BLAS CPU threads (default 1)")
     ap.add_argument("--repeats", type=int, default=None, help="timed runs per case (default 9, quick 5)")
+    ap.add_argument("--cases", default="1,2,3,4", help="comma-separated case numbers to run (default all)")
     args = ap.parse_args(argv)
+    cases = {int(c) for c in args.cases.split(",")}
     torch.set_num_threads(args.threads)
     threadpoolctl.threadpool_limits(args.threads)
     warnings.filterwarnings("ignore")
     import hmmlearn
 
     print("command: python tests/benchmarks/hmm.py" + (" --quick" if args.quick else ""),
-          f"--threads {args.threads}")
+          f"--threads {args.threads} --cases {args.cases}"
+          + (f" --repeats {args.repeats}" if args.repeats else ""))
     print(_fair.unset_line())
     print(config.describe(torch.device("cpu")), f"| hmmlearn {hmmlearn.__version__} | numpy {np.__version__} "
           f"| python {sys.version.split()[0]} | torch {torch.__version__}, threads {torch.get_num_threads()}")
     print(f"BLAS: {_fair.describe_blas()}")
     reps = args.repeats or (5 if args.quick else 9)
-    case_small([2, 10] if args.quick else [2, 10, 50], reps)
-    case_big(1000, 1000, 3)
-    cpu_lengths = [1000, 10_000] if args.quick else [1000, 10_000, 100_000]
-    case_scan(cpu_lengths, 16, "cpu", 1)
-    if torch.cuda.is_available():
-        case_scan([1000, 10_000, 100_000, 1_000_000], 16, "cuda", 3)
-    else:
-        print("   GPU scan (T up to 1e6, goal >= 50x at T=1e5): skipped, no CUDA device")
-    case_em(10, 5, 5 if args.quick else 7)
+    if 1 in cases:
+        case_small([2, 10] if args.quick else [2, 10, 50], reps)
+    if 2 in cases:
+        case_big(1000, 1000, 3)
+    if 3 in cases:
+        cpu_lengths = [1000, 10_000] if args.quick else [1000, 10_000, 100_000]
+        case_scan(cpu_lengths, 16, "cpu", 1)
+        if torch.cuda.is_available():
+            case_scan([1000, 10_000, 100_000, 1_000_000], 16, "cuda", 3)
+        else:
+            print("   GPU scan (T up to 1e6, goal >= 50x at T=1e5): skipped, no CUDA device")
+    if 4 in cases:
+        case_em(10, 5, 5 if args.quick else 7)
 
 
 if __name__ == "__main__":
