@@ -104,7 +104,7 @@ def solve(velocity_fn: TensorFn, x: torch.Tensor, t0: float = 1.0, t1: float = 0
         return FlowSamples(out, nfe, None, None)
     steps = check_int(steps, "steps", low=1)
     step_fn, per = _STEPS[method]
-    grid = torch.linspace(t0, t1, steps + 1, dtype=torch.float64)
+    grid = torch.linspace(t0, t1, steps + 1, dtype=torch.float64)  # device-free: a CPU time grid
     states = [x] if return_path else None
     for k in range(steps):
         x = step_fn(velocity_fn, x, float(grid[k]), float(grid[k + 1]))
