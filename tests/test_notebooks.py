@@ -92,6 +92,16 @@ def test_checked_cells_do_not_print_timings(path):
             assert not re.search(r"\d+(\.\d+)?\s*(s|ms|sec|seconds)\b", out), "timing in a checked cell"
 
 
+@pytest.mark.parametrize("path", CHAPTERS, ids=[p.stem for p in CHAPTERS])
+def test_checked_cells_show_no_figures(path):
+    # The test run sets MPLBACKEND=Agg, so a figure shown by a checked cell is missing there and
+    # nbval reports "Missing output fields"; figures go in a cell of their own.
+    for c in _code(_load(path)):
+        if "NBVAL_CHECK_OUTPUT" in _src(c):
+            kinds = {o["output_type"] for o in c["outputs"]}
+            assert "display_data" not in kinds, f"checked cell shows a figure: {_src(c)[:80]!r}"
+
+
 def test_normalize_scrubs_paths_and_metadata():
     import nbformat
 
