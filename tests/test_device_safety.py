@@ -8,7 +8,6 @@
    ``# device-free: <reason>`` comment on a line of its statement (a legitimate CPU-only
    tensor, e.g. data loaded before ``.to(device)``).
    A ``**kwargs`` expansion is trusted to carry the device (``kw = dict(dtype=..., device=...)``).
-   ``exercises/`` is skipped: its checkers build small CPU problems to grade answers.
    ``*_like`` and ``x.new_*`` forms inherit the device and are never flagged. ``.cuda()`` and a
    literal ``"cuda"`` device are flagged too (the device is read off parameters or inputs).
 2. Meta device: each network and each VAE family runs its forward pass and its loss with
@@ -113,8 +112,6 @@ def test_lint_flags_and_passes_the_right_calls():
 def test_package_has_no_device_unsafe_constructors():
     problems = []
     for path in sorted(PACKAGE.rglob("*.py")):
-        if "exercises" in path.relative_to(PACKAGE).parts:
-            continue
         problems += device_lint(path.read_text(), str(path.relative_to(PACKAGE.parent)))
     assert problems == [], "\n".join(problems)
 

@@ -9,7 +9,7 @@ weights from it, whatever the global RNG state.
 * :mod:`.embedding`: :class:`SinusoidalEmbedding` of a time or noise level.
 * :mod:`.unet`: :class:`UNet` / :class:`UNetConfig` for one-channel images.
 * :mod:`.conv`: :class:`ConvTrunk` with :class:`ClassifierHead` / :class:`ScalarHead`.
-* :mod:`.generator`: :class:`ConvGenerator`.
+* :mod:`.generator`: :class:`ConvGenerator`; :mod:`.discriminator`: :class:`ConvDiscriminator`.
 * :mod:`.vae`: the VAE's :class:`Encoder` / :class:`Decoder`.
 * :mod:`.made`, :mod:`.pixelcnn`, :mod:`.transformer`: the autoregressive networks (:class:`MADE`,
   :class:`PixelCNN` / :class:`GatedPixelCNN`, :class:`PixelTransformer` with
@@ -19,6 +19,7 @@ weights from it, whatever the global RNG state.
 
 from .common import count_parameters, describe, seeded
 from .conv import ClassifierHead, ConvClassifier, ConvScalar, ConvTrunk, ScalarHead
+from .discriminator import ConvDiscriminator
 from .embedding import SinusoidalEmbedding
 from .generator import ConvGenerator
 from .made import MADE, MADEConfig, MaskedLinear, made_masks
@@ -36,7 +37,8 @@ from .vae import ARCHITECTURES, Decoder, Encoder, check_image_shape
 
 __all__ = [
     "count_parameters", "describe", "seeded", "ClassifierHead", "ConvClassifier", "ConvScalar", "ConvTrunk",
-    "ScalarHead", "SinusoidalEmbedding", "ConvGenerator", "MLP", "TimeMLP", "ResBlock", "UNet", "UNetConfig",
+    "ScalarHead", "SinusoidalEmbedding", "ConvGenerator", "ConvDiscriminator", "MLP", "TimeMLP", "ResBlock",
+    "UNet", "UNetConfig",
     "ARCHITECTURES", "Decoder", "Encoder", "check_image_shape",
     "MADE", "MADEConfig", "MaskedLinear", "made_masks", "GatedPixelCNN", "MaskedConv2d", "PixelCNN",
     "PixelCNNConfig", "causal_mask", "CausalSelfAttention", "PixelTransformer", "TransformerConfig",
