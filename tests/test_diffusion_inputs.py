@@ -123,6 +123,8 @@ def test_sampler_inputs():
     raises("spacing", dm.ddim_times, 10, 5, "cosine")
     raises("eta", dm.ddim_step, X, X, T3, T3, T3, T3, -1.0)
     raises("noise", dm.ddim_step, X, X, T3, T3, T3, T3, 1.0)
+    raises("clip_x0", dm.ddim_step, X, X, T3, T3, T3, T3, 0.0, None, 0.0)
+    raises("clip_x0", dm.ddim_sample, zero, S, X, dm.ddim_times(10, 5), clip_x0=float("nan"))
     raises("steps", dm.uniform_times, 0)
     raises("t_min", dm.uniform_times, 10, 0.5, 0.6)
     raises("n", dm.ddpm_step, X, X, torch.tensor([0, 1, 10]), S, X)

@@ -130,6 +130,37 @@ def test_ddim_trajectory_matches_diffusers_leading(ours, theirs, eta):
     torch.testing.assert_close(out.samples, x, rtol=0, atol=1e-10)
 
 
+@pytest.mark.parametrize("eta", [0.0, 1.0])
+def test_clipped_ddim_trajectory_matches_diffusers_clip_sample(eta):
+    steps = 20
+    ref = DDIMScheduler(num_train_timesteps=T, beta_schedule="linear", clip_sample=True,
+                        clip_sample_range=0.5, timestep_spacing="leading", set_alpha_to_one=True)
+    ref.set_timesteps(steps)
+    s = _f64(ref)
+    x_T = torch.randn(4, 1, 2, 2, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
+    g = torch.Generator().manual_seed(6)
+    x = x_T.clone()
+    clipped = 0
+    for n in ref.timesteps:
+        noise = torch.randn(x.shape, generator=g, dtype=torch.float64) if eta > 0 else None
+        step = ref.step(_toy_eps(x, int(n)), int(n), x, eta=eta, variance_noise=noise)
+        a = s.alphas_cumprod[int(n)]
+        unclipped = (x - (1 - a).sqrt() * _toy_eps(x, int(n))) / a.sqrt()
+        clipped += int((unclipped.abs() > 0.5).sum())
+        x = step.prev_sample
+
+    def eps_fn(x, t):
+        return _toy_eps(x, (torch.round(t[0] * T) - 1).item())
+
+    times = dm.ddim_times(T, steps, "leading")
+    out = dm.ddim_sample(eps_fn, s, x_T, times, eta=eta, generator=torch.Generator().manual_seed(6),
+                         clip_x0=0.5)
+    assert clipped > 0, "the test must exercise the clamp"
+    torch.testing.assert_close(out.samples, x, rtol=0, atol=1e-10)
+    free = dm.ddim_sample(eps_fn, s, x_T, times, eta=eta, generator=torch.Generator().manual_seed(6))
+    assert (free.samples - out.samples).abs().max() > 1e-3
+
+
 def test_ddim_eta_one_on_full_grid_is_ddpm_posterior_variance():
     Ts = 30
     s = dm.make_schedule("linear", Ts, beta_start=1e-3, beta_end=0.2)

@@ -90,7 +90,7 @@ def ddpm_sample(eps_fn: TensorFn, schedule: DiscreteSchedule, x_T: torch.Tensor,
 
 def ddim_step(eps: torch.Tensor, x: torch.Tensor, alpha_t: torch.Tensor, sigma_t: torch.Tensor,
               alpha_s: torch.Tensor, sigma_s: torch.Tensor, eta: float = 0.0,
-              noise: torch.Tensor | None = None) -> torch.Tensor:
+              noise: torch.Tensor | None = None, clip_x0: float | None = None) -> torch.Tensor:
     r"""One DDIM step from time ``t`` to an earlier time ``s`` (Song et al. 2021, eq. 12).
 
     .. math:: x_s = \alpha_s\hat x_0 + \sqrt{\sigma_s^2 - c^2}\,\hat\epsilon + c\,z, \quad
@@ -103,10 +103,18 @@ def ddim_step(eps: torch.Tensor, x: torch.Tensor, alpha_t: torch.Tensor, sigma_t
     Args:
         eps, x: ``(B, ...)``; alpha_t, sigma_t, alpha_s, sigma_s: ``(B,)``.
         eta: ``>= 0``; noise: standard normal shaped like ``x`` (needed when ``eta > 0``).
+        clip_x0: ``None`` (the default: the step as derived) or a bound ``c > 0``: clamp
+            :math:`\hat x_0` to ``[-c, c]`` before stepping and keep :math:`\hat\epsilon`
+            (``diffusers``' ``clip_sample=True``). A clipped step no longer follows the
+            probability-flow ODE; use it as a diagnostic or a sampler, never in a likelihood.
     """
     eta = check_fraction(eta, "eta", 0.0, 1e6)
+    if clip_x0 is not None:
+        clip_x0 = check_fraction(clip_x0, "clip_x0", 0.0, 1e6, open_low=True)
     a_t, s_t, a_s, s_s = (bcast(v, x) for v in (alpha_t, sigma_t, alpha_s, sigma_s))
     x0_hat = (x - s_t * eps) / a_t
+    if clip_x0 is not None:
+        x0_hat = x0_hat.clamp(-clip_x0, clip_x0)
     c2 = eta**2 * (s_s**2 / s_t**2) * (s_t**2 - (a_t / a_s) ** 2 * s_s**2)
     c2 = torch.clamp(c2, min=0.0)
     out = a_s * x0_hat + torch.sqrt(torch.clamp(s_s**2 - c2, min=0.0)) * eps
@@ -147,7 +155,7 @@ def _check_times(times) -> torch.Tensor:
 
 
 def ddim_sample(eps_fn: TensorFn, process, x_T: torch.Tensor, times: torch.Tensor, eta: float = 0.0,
-                generator: torch.Generator | None = None) -> Samples:
+                generator: torch.Generator | None = None, clip_x0: float | None = None) -> Samples:
     r"""DDIM from ``times[0]`` down to ``times[-1]``; NFE = ``len(times) - 1``.
 
     Args:
@@ -157,19 +165,22 @@ def ddim_sample(eps_fn: TensorFn, process, x_T: torch.Tensor, times: torch.Tenso
         times: strictly decreasing grid, e.g. :func:`ddim_times` (ends at 0: the last step returns
             :math:`\hat x_0`, ``diffusers``' ``set_alpha_to_one=True``) or :func:`uniform_times`.
         eta: 0 deterministic, 1 ancestral.
+        clip_x0: ``None`` or a bound passed to every :func:`ddim_step` (clamps :math:`\hat x_0`).
     """
     x = check_x(x_T, "x_T")
     check_process(process)
     times = _check_times(times)
     eta = check_fraction(eta, "eta", 0.0, 1e6)
     check_generator(generator)
+    if clip_x0 is not None:
+        clip_x0 = check_fraction(clip_x0, "clip_x0", 0.0, 1e6, open_low=True)
     for i in range(times.numel() - 1):
         t, s = _tvec(times[i], x), _tvec(times[i + 1], x)
         a_t, s_t = process.marginal(t)
         a_s, s_s = process.marginal(s)
         eps = _call(eps_fn, x, t, "eps_fn")
         noise = torch.randn(x.shape, generator=generator, dtype=x.dtype, device=x.device) if eta > 0 else None
-        x = ddim_step(eps, x, a_t, s_t, a_s, s_s, eta, noise)
+        x = ddim_step(eps, x, a_t, s_t, a_s, s_s, eta, noise, clip_x0)
     return Samples(x, times.numel() - 1)
 
 
