@@ -96,6 +96,22 @@ def test_pixelcnn_original_has_a_blind_spot_and_gated_does_not():
     assert torch.equal(gated, past)                                      # the whole causal past
 
 
+@pytest.mark.parametrize("first,n_layers", [(3, 2), (5, 3)])
+def test_gated_pixelcnn_sees_exactly_the_window_in_its_reach(first, n_layers):
+    # The module docstring's receptive field: rows i - (a + 1 + L b) .. i - 1 in columns
+    # j - (a + L b) .. j + a + L b, and columns j - (a + 1 + L b) .. j - 1 of row i.
+    h = w = 17
+    i, j = 12, 8
+    a, b = first // 2, 1                                                 # kernel = 3 for the later layers
+    up, side = a + 1 + n_layers * b, a + n_layers * b
+    expected = torch.zeros(h, w, dtype=torch.bool)
+    expected[i - up:i, j - side:j + side + 1] = True
+    expected[i, j - up:j] = True
+    seen = _jacobian(_pcnn(GatedPixelCNN, (h, w), n_layers=n_layers, first=first), h * w)[i * w + j] != 0
+    assert torch.equal(seen.view(h, w), expected)
+    assert i - up >= 0 and j - up >= 0 and j + side < w                 # the window fits: not the whole past
+
+
 def test_transformer_is_autoregressive():
     net = _tf()
     dep = _dependencies(net, D)
