@@ -223,4 +223,112 @@ bpd = {"A": bits_per_dim(1500.0, 784), "B": bits_per_dim(2000.0, 784, width=1.0)
 better = "B"
 ''',
     },
+    "08_flow_matching": {
+        "q1_gaussian_velocity": """
+def gaussian_velocity(x, t, mean, var, sigma_min=0.0):   # forgets sigma_min in the slope d sigma / dt
+    a = (1 - t)[:, None]
+    s = sigma_min + (1 - sigma_min) * t[:, None]
+    return -mean + (s - a * var) / (a**2 * var + s**2) * (x - a * mean)
+""",
+        "q2_cfm_loss": """
+def cfm_loss(velocity_fn, x0, t, noise, path):   # averages over the dimensions instead of summing
+    (a, s), (da, ds) = path.marginal(t), path.d_marginal(t)
+    shape = (-1, *[1] * (x0.ndim - 1))
+    a, s, da, ds = a.view(shape), s.view(shape), da.view(shape), ds.view(shape)
+    return ((velocity_fn(a * x0 + s * noise, t) - da * x0 - ds * noise) ** 2).mean()
+loss_exact = {k: float(cfm_loss(oracle2[k], x2, torch.full((n2,), tt, **F64), xi2, p))
+              for k, (p, tt) in PATHS2.items()}
+""",
+        "q3_heun_sampler": """
+def heun_sample(velocity_fn, x, times):   # evaluates the corrector at the old time t, not at s
+    for t, s in zip(times[:-1].tolist(), times[1:].tolist()):
+        h = s - t
+        tt = torch.full((x.shape[0],), t, dtype=x.dtype)
+        k1 = velocity_fn(x, tt)
+        x = x + 0.5 * h * (k1 + velocity_fn(x + h * k1, tt))
+    return x, 2 * (len(times) - 1)
+grid_errors = {k: float((heun_sample(v3, z3, g)[0] - target3).norm(dim=1).mean())
+               for k, g in (("uniform", grid_u), ("quadratic", grid_u**2))}
+""",
+        "q4_solver_orders": """
+def empirical_order(nfes, errs):   # regresses log(error) on NFE itself, not on log(NFE)
+    x = torch.as_tensor(nfes, **F64)
+    y = torch.log(torch.as_tensor(errs, **F64))
+    x, y = x - x.mean(), y - y.mean()
+    return float(-(x * y).sum() / (x * x).sum())
+orders = {m: empirical_order(NFES4, e) for m, e in errors3.items()}
+""",
+    },
+    "09_gans_and_sample_quality": {
+        "q1_weighted_discriminator": """
+def optimal_logit(log_p, log_q, prior):   # the balanced answer: forgets the prior odds
+    return log_p - log_q
+def value_at_optimum(p, q, prior):   # the balanced formula -log 4 + 2 JSD, whatever the prior
+    m = 0.5 * (p + q)
+    kl = lambda a: float(torch.where(a > 0, a * torch.log(a / m), torch.zeros_like(a)).sum())
+    return -math.log(4) + kl(p) + kl(q)
+disjoint_value = value_at_optimum(p_d, q_d, 0.2)
+""",
+        "q2_gradient_penalty": """
+def critic_loss(critic, real, fake, eps, lam=10.0):   # the penalty is not differentiable in the critic
+    w = eps.view(-1, *[1] * (real.ndim - 1))
+    x_hat = (w * real + (1 - w) * fake).detach().requires_grad_(True)
+    (grad,) = torch.autograd.grad(critic(x_hat).sum(), x_hat)
+    penalty = ((grad.flatten(1).norm(dim=1) - 1) ** 2).mean()
+    return critic(fake).mean() - critic(real).mean() + lam * penalty
+""",
+        "q3_kernel_distance": """
+def mmd2_cubic(fx, fy, unbiased=True):   # drops the diagonal but still divides by m^2 and n^2
+    fx, fy = torch.as_tensor(fx, **F64), torch.as_tensor(fy, **F64)
+    k = lambda a, b: ((a @ b.T) / fx.shape[1] + 1) ** 3
+    kxx, kyy = k(fx, fx), k(fy, fy)
+    if unbiased:
+        kxx, kyy = kxx - torch.diag(kxx.diagonal()), kyy - torch.diag(kyy.diagonal())
+    return float(kxx.mean() + kyy.mean() - 2 * k(fx, fy).mean())
+u = torch.tensor([mmd2_cubic(a, b) for a, b in pairs3], **F64)
+mean_unbiased, se_unbiased = float(u.mean()), float(u.std() / math.sqrt(len(u)))
+""",
+        "q4_fd_extrapolation": """
+def fd_infinity(ns, fds):   # takes the FD at the largest n as the limit
+    return float(fds[int(np.argmax(ns))])
+fd_inf = {k: fd_infinity(NS4, fds_n[k]) for k in feats4}
+better = min(fd_inf, key=fd_inf.get)
+""",
+    },
+    "10_autoregressive_models": {
+        "q1_sequence_log_prob": """
+def sequence_log_prob(net, x, start):   # no shift: position t reads x_t itself
+    return torch.log_softmax(net(x), dim=-1).gather(-1, x[..., None]).squeeze(-1).sum(1)
+with torch.no_grad():
+    total_prob = float(sequence_log_prob(net1, x_all1, K1).exp().sum())
+""",
+        "q2_gaussian_chain_rule": """
+def gaussian_conditionals(mean, cov, order):   # marginal variances instead of conditional ones
+    d = mean.shape[0]
+    W, b = torch.zeros(d, d, **F64), torch.zeros(d, **F64)
+    for r in range(1, d):
+        i, prev = order[r], order[:r]
+        W[r, :r] = torch.linalg.solve(cov[prev][:, prev], cov[prev, i])
+    b = mean[order] - W @ mean[order]
+    return W, b, cov.diagonal()[order].clone()
+""",
+        "q3_ancestral_sampler": """
+def ar_sample(logits_fn, order, u):   # samples in raster order, not in the model's ordering
+    x = torch.zeros_like(u)
+    with torch.no_grad():
+        for i in range(u.shape[1]):
+            x[:, i] = (u[:, i] < torch.sigmoid(logits_fn(x)[:, i])).to(x.dtype)
+    return x, len(order)
+samples3, nfe3 = ar_sample(made3, order3, u3)
+index = (samples3 @ (2.0 ** torch.arange(4, -1, -1, **F64))).long()
+tv3 = float(0.5 * (torch.bincount(index, minlength=32).double() / len(samples3) - p3).abs().sum())
+""",
+        "q4_dependency_check": """
+def n_violations(dep, order):   # only counts later pixels: misses a pixel that sees itself
+    rank = torch.empty_like(order)
+    rank[order] = torch.arange(len(order))
+    return int((dep & (rank[None, :] > rank[:, None])).sum())
+valid = {k: n_violations(dependency_matrix(net, x4), o) == 0 for k, (net, o) in suspects4.items()}
+""",
+    },
 }

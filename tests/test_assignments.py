@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import build_assignments  # noqa: E402
 
 MASTERS = build_assignments.masters()
-CHAPTERS = sorted(p.stem for p in (ROOT / "chapters").glob("0[0-7]_*.ipynb"))
+CHAPTERS = sorted(p.stem for p in (ROOT / "chapters").glob("[0-9][0-9]_*.ipynb"))
 IDS = [p.parent.name for p in MASTERS]
 
 from assignment_wrong_answers import WRONG  # noqa: E402
