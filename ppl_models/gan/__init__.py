@@ -2,8 +2,9 @@
 hinge), alternating training through the shared loop, and mode coverage on a known mixture.
 
 The networks come from :mod:`ppl_models.nets` (an :class:`~ppl_models.nets.MLP` on 2-D data, the
-:class:`~ppl_models.nets.ConvGenerator` and a :class:`~ppl_models.nets.ConvScalar`
-discriminator on images); the cached models of chapter 09 are in :mod:`.recipes`.
+:class:`~ppl_models.nets.ConvGenerator` and the DCGAN-style
+:class:`~ppl_models.nets.ConvDiscriminator` on images); the cached models of chapter 09 are in
+:mod:`.recipes`.
 """
 
 from .evaluation import ModeCoverage, mode_coverage

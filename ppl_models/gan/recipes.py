@@ -51,7 +51,8 @@ def ring_discriminator(seed: int) -> nn.Sequential:
 
 def ring_config(loss: str, smoke: bool) -> tuple[GANConfig, tuple[int, ...]]:
     """The training config shared by the seeds of one loss, and the seeds (5; smoke: 2)."""
-    if loss == "wgan_gp":   # Gulrajani et al.: Adam(beta1=0.5, beta2=0.9), five critic steps per G step
+    if loss == "wgan_gp":   # Gulrajani et al.'s toy-data code: Adam(beta1=0.5, beta2=0.9) (their
+        # Algorithm 1 uses beta1 = 0), five critic steps per generator step
         cfg = GANConfig(loss=loss, z_dim=2, n_epochs=60, batch_size=256, lr_g=5e-4, lr_d=5e-4, beta1=0.5,
                         beta2=0.9, n_critic=5, gp_weight=10.0)
     else:

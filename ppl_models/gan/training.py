@@ -38,7 +38,8 @@ class GANConfig:
     batch_size: int = 64                # real rows (and samples) per discriminator step
     lr_g: float = 2e-4                  # generator Adam learning rate
     lr_d: float = 2e-4                  # discriminator Adam learning rate
-    beta1: float = 0.5                  # Adam beta1 (0.5: DCGAN; 0.0: WGAN-GP)
+    beta1: float = 0.5                  # Adam beta1 (0.5: DCGAN; WGAN-GP: 0.0 in the paper's
+                                        # Algorithm 1, 0.5 in its toy-data code)
     beta2: float = 0.999                # Adam beta2 (0.9: WGAN-GP)
     n_critic: int = 1                   # discriminator steps per generator step (5: WGAN-GP)
     gp_weight: float = 10.0             # lambda of the gradient penalty (used by "wgan_gp" only)

@@ -1,10 +1,10 @@
 r"""A DCGAN-style image discriminator (Radford et al. 2016): strided convolutions, no pooling.
 
 Each of the ``L = len(channels)`` levels is a 4x4 convolution with stride 2 (padding 1, so the
-sides halve, rounding up) and a leaky ReLU of slope 0.2; a linear layer maps the last map to one
-logit per image. No batch normalisation, so each logit depends on its own image only (as the
-gradient penalty of WGAN-GP requires). Cheaper than :class:`~ppl_models.nets.ConvScalar`, whose
-levels hold two full-resolution 3x3 convolutions each.
+sides halve, rounding down: 28 -> 14 -> 7 -> 3) and a leaky ReLU of slope 0.2; a linear layer
+maps the last map to one logit per image. No batch normalisation, so each logit depends on its own
+image only (as the gradient penalty of WGAN-GP requires). Cheaper than
+:class:`~ppl_models.nets.ConvScalar`, whose levels hold two full-resolution 3x3 convolutions each.
 """
 
 from __future__ import annotations
