@@ -119,6 +119,31 @@ def test_normalize_scrubs_paths_and_metadata():
     nbformat.validate(nb)
 
 
+def test_normalize_drops_frozen_progress_bars_only():
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("train()", execution_count=1)
+    widget = nbformat.v4.new_output("display_data", data={
+        "application/vnd.jupyter.widget-view+json": {"model_id": "x", "version_major": 2, "version_minor": 0},
+        "text/plain": "denoiser:   0%|          | 0/300 [00:00<?, ?it/s]"})
+    bars = nbformat.v4.new_output("stream", name="stderr", text="epochs:  50%|#####     | 1/2 [00:01<00:01]"
+                                  "\repochs: 100%|##########| 2/2 [00:02<00:00]\n")
+    warning = nbformat.v4.new_output("stream", name="stderr", text="UserWarning: something real\n")
+    printed = nbformat.v4.new_output("stream", name="stdout", text="loss 0.5 -> 0.1\n")
+    cell.outputs = [widget, bars, warning, printed]
+    nb.cells = [cell]
+    run_chapters.normalize(nb)
+    kept = [o.get("text") for o in nb.cells[0].outputs]
+    assert kept == ["UserWarning: something real\n", "loss 0.5 -> 0.1\n"]
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=[p.stem for p in CHAPTERS])
+def test_no_frozen_progress_bars_stored(path):
+    for c in _code(_load(path)):
+        assert not any(run_chapters._is_progress_bar(o) for o in c["outputs"]), _src(c)[:80]
+
+
 def test_write_summary_has_one_row_per_chapter(tmp_path):
     rows = [{"chapter": "00_a", "seconds": 1.25, "status": "ok", "headlines": [{"x": 1.5}]},
             {"chapter": "01_b", "seconds": float("nan"), "status": "FAILED: X", "headlines": []}]

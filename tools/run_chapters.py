@@ -49,6 +49,20 @@ def _scrub(value):
     return value
 
 
+_BAR = re.compile(r"^[^|\n]*\d+%\|.*\|")
+
+
+def _is_progress_bar(out) -> bool:
+    """A frozen progress bar: an ipywidgets display, or stderr that is nothing but tqdm bars."""
+    if "application/vnd.jupyter.widget-view+json" in out.get("data", {}):
+        return True
+    if out.get("output_type") == "stream" and out.get("name") == "stderr":
+        text = out["text"] if isinstance(out["text"], str) else "".join(out["text"])
+        parts = [p for p in re.split(r"[\r\n]+", text) if p.strip()]
+        return bool(parts) and all(_BAR.match(p) for p in parts)
+    return False
+
+
 def normalize(nb) -> None:
     """In place: clean notebook/cell metadata, keep outputs and counts, scrub paths."""
     nb.metadata = {
@@ -60,7 +74,8 @@ def normalize(nb) -> None:
         cell.pop("id", None)
         if cell.cell_type != "code":
             continue
-        for out in cell.get("outputs", []):
+        cell["outputs"] = [out for out in cell.get("outputs", []) if not _is_progress_bar(out)]
+        for out in cell["outputs"]:
             if "metadata" in out:
                 out["metadata"] = {}
             if "text" in out:
