@@ -331,4 +331,34 @@ def n_violations(dep, order):   # only counts later pixels: misses a pixel that 
 valid = {k: n_violations(dependency_matrix(net, x4), o) == 0 for k, (net, o) in suspects4.items()}
 """,
     },
+    "11_comparing_generative_models": {
+        "q1_bmm_em": """
+def em_step(x, weights, probs, c):   # normalises the pixel update by N_k + c instead of N_k + 2c
+    log_1m = torch.log1p(-probs)
+    log_joint = weights.log() + x @ (probs.log() - log_1m).T + log_1m.sum(1)
+    log_px = torch.logsumexp(log_joint, 1)
+    resp = torch.exp(log_joint - log_px[:, None])
+    nk = resp.sum(0)
+    objective = float(log_px.mean() + c * (probs.log() + log_1m).sum() / x.shape[0])
+    return nk / x.shape[0], (resp.T @ x + c) / (nk[:, None] + c), objective
+""",
+        "q2_bound_directions": """
+def expected_log_mean_weight(log_w, log_q, k):   # log E[w]: the log taken outside the expectation
+    return float(torch.logsumexp(log_q + log_w, 0))
+""",
+        "q3_authenticity": """
+def authenticity(samples, train):   # the nearest "other" training image is the image itself, at distance 0
+    h = hamming_to(samples, train)
+    nearest = h.argmin(1)
+    loo = hamming_to(train, train).min(1).values
+    return float((h.gather(1, nearest[:, None]).squeeze(1) > loo[nearest]).double().mean())
+""",
+        "q4_reading_the_table": """
+def certified_better(a, b, z=2.0):   # reads every NLL as exact: compares intervals whatever the kind
+    if a.nll is None or b.nll is None:
+        return False
+    sa, sb = a.nll_se or 0.0, b.nll_se or 0.0
+    return bool(a.nll + z * sa < b.nll - z * sb)
+""",
+    },
 }
