@@ -315,6 +315,25 @@ def test_exact_2d_densities_integrate_to_one_and_match_the_data_sets():
     )
 
 
+def test_checkerboard_contains_is_the_parity_rule():
+    # reference: the square with lower-left corner (i, j), i, j in {-2, ..., 1}, is on iff i + j is even
+    x = 5 * torch.rand(20_000, 2, generator=_gen(17), dtype=F64) - 2.5
+    x = x[((x - x.round()).abs() > 1e-6).all(1)]                     # no point on a grid line
+    fl = x.floor()
+    ref = ((fl.sum(1) % 2) == 0) & (fl >= -2).all(1) & (fl <= 1).all(1)
+    got = flows.Checkerboard().contains(x)
+    assert got.dtype == torch.bool and torch.equal(got, ref)
+    # closed squares, the log-density's support, and half of the box [-2, 2]^2
+    assert bool(flows.Checkerboard().contains(flows.Checkerboard.squares()).all())
+    torch.testing.assert_close(
+        flows.Checkerboard().contains(x).double(), torch.isfinite(flows.Checkerboard().log_prob(x)).double(),
+        rtol=0, atol=0,
+    )
+    box = 4 * torch.rand(200_000, 2, generator=_gen(18), dtype=F64) - 2
+    share = float(flows.Checkerboard(0.3).contains(box).double().mean())
+    assert abs(share - 0.5) < 4 * math.sqrt(0.25 / 200_000)
+
+
 # ----------------------------------------------------------------------------- training
 @pytest.mark.parametrize("kind", ["independent", "ot", "source", "pairs", "labels"])
 def test_train_flow_runs_and_learns(kind):

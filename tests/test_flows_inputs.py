@@ -63,6 +63,8 @@ def v(x, t):
         (lambda: flows.TwoMoons().log_prob(torch.randn(4, 3)), "x"),
         (lambda: flows.Checkerboard(noise=-1.0), "noise"),
         (lambda: flows.Checkerboard().sample(0), "n"),
+        (lambda: flows.Checkerboard().contains(torch.randn(4, 3)), "x"),
+        (lambda: flows.Checkerboard().contains(torch.tensor([[0.5, float("nan")]])), "x"),
         (lambda: flows.FlowConfig(n_epochs=0), "n_epochs"),
         (lambda: flows.FlowConfig(lr=0.0), "lr"),
         (lambda: flows.FlowConfig(coupling="sinkhorn"), "coupling"),

@@ -103,13 +103,24 @@ class Checkerboard:
             out += [(col, -2 + off), (col, off)]
         return torch.tensor(out, dtype=torch.float64)  # device-free: constants, moved by the caller
 
+    def contains(self, x: torch.Tensor) -> torch.Tensor:
+        r"""``(N,)`` bool: whether each point lies on one of the eight closed unit squares.
+
+        :math:`x \in \bigcup_k [a_k, a_k + 1]^2` with :math:`a_k` the rows of :meth:`squares`; the
+        noise is ignored (the support of the noise-free density). A uniform point of the box
+        :math:`[-2, 2]^2` lands on a square with probability 1/2.
+        """
+        x = _check_points(x)
+        d = x.unsqueeze(1) - self.squares().to(x.device, x.dtype)                      # (N, 8, 2)
+        return ((d >= 0) & (d <= 1)).all(-1).any(-1)
+
     def log_prob(self, x: torch.Tensor) -> torch.Tensor:
         """``(N,)`` exact log-density (``-inf`` off the squares when ``noise = 0``)."""
         x = _check_points(x)
         lo = self.squares().to(x.device, x.dtype)                                      # (8, 2)
         d = x.unsqueeze(1) - lo                                                         # (N, 8, 2)
         if self.noise == 0:
-            inside = ((d >= 0) & (d <= 1)).all(-1).any(-1)
+            inside = self.contains(x)
             return torch.where(inside, torch.full_like(x[:, 0], -math.log(8)),
                                torch.full_like(x[:, 0], -math.inf))
         std = torch.distributions.Normal(torch.zeros((), dtype=x.dtype, device=x.device), 1.0)
