@@ -1,16 +1,20 @@
 """Chapter 11's cached models: every family trained on chapter 04's statically binarised MNIST-5k.
 
-The binary-data models of earlier chapters are reused as they are (``ch04_vae_mnist``,
-``ch05_rbm_pcd1``, ``ch10_made_mnist_random_order``); the families that chapters 05-09 trained
-on other data get a binary-data config here, built from the same package code:
+The binary-data models of earlier chapters are used through their own recipes (``ch04_vae_mnist``,
+``ch05_rbm_cd1``, the better of chapter 05's two 200-unit RBMs, and ``ch10_made_mnist_random_order``);
+a cache trained on another machine or run is another training of the same recipe, so estimates
+such as an RBM's AIS log Z need not match the family chapter's stored outputs. The families that
+chapters 05-09 trained on other data get a binary-data config here, built from the same package
+code:
 
 * ``ch11_bmm_mnist``: a mixture of 50 Bernoullis fitted by EM.
-* ``ch11_ebm_mnist``: chapter 05's image EBM recipe (replay buffer, energy regulariser) with an
-  MLP energy on the 784 pixels in ``{-1, +1}``.
+* ``ch11_ebm_mnist``: chapter 05's image-EBM hyperparameters (replay buffer, energy regulariser,
+  epochs; there an EBM of 8x8 digits with another network) with an MLP energy on the 784 pixels
+  in ``{-1, +1}``.
 * ``ch11_ncsn_mnist``: chapter 06's noise-conditional score network (its ladder rule and
   optimiser) with the U-Net of chapters 07-08.
-* ``ch11_ddpm_mnist`` / ``ch11_flow_mnist``: chapters 07 and 08's U-Net, unconditional, with
-  fewer epochs than there (``UNET_EPOCHS``).
+* ``ch11_ddpm_mnist`` / ``ch11_flow_mnist``: chapters 07 and 08's U-Net, unconditional (those
+  chapters train it class-conditional), with fewer epochs than there (``UNET_EPOCHS``).
 * ``ch11_gan_mnist``: chapter 09's DCGAN recipe.
 
 Continuous models see the binary pixels as ``{-1, +1}``. Smoke mode trains on the first 600

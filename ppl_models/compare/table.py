@@ -8,13 +8,17 @@ The test NLL carries its **kind**, because the numbers are not the same quantity
 
 ========================  ==================================================================
 ``exact``                 :math:`-\log p(x)` computed exactly (mixtures, autoregressive models)
-``variational bound``     an upper bound :math:`-\mathrm{ELBO} \ge -\log p(x)` (DDPM's bound)
+``variational bound``     an upper bound :math:`-\mathrm{ELBO} \ge -\log p(x)` (DDPM's bound: a bound
+                          for the :math:`T`-step discretised model it is computed with, and on
+                          binary data with a binary decoder, ``levels=2``)
 ``importance-sampled``    the IWAE bound: an upper bound that tightens with the number of samples
 ``AIS estimate``          :math:`F(x) + \log\hat Z` with :math:`\hat Z` from annealed importance
                           sampling: unbiased in :math:`Z`, so :math:`\log \hat Z` is biased *low*
                           and the NLL tends to be *under*-estimated
 ``dequantisation bound``  a continuous density on dequantised pixels: an upper bound on the
-                          NLL of the discrete images (here estimated with a Hutchinson trace)
+                          NLL of the discrete images in expectation over the dequantisation
+                          noise (and the Hutchinson probe, when the trace is estimated), up to
+                          the error of the ODE solve that computes the density
 ``none``                  the model has no tractable likelihood (EBMs, score models, GANs)
 ========================  ==================================================================
 """
@@ -56,7 +60,8 @@ class Row:
         nll_kind: one of :data:`NLL_KINDS`. fd, fd_se: Fréchet distance and its bootstrap error.
         precision, recall, density, coverage: PRDC with ``k`` neighbours.
         nn_median: median distance of a sample to its nearest training image. copies: share of
-        samples closer to the training set than 99% of test images are.
+        samples closer to the training set than 99% of test images are (a threshold, not literal
+        copies; about 1% of fresh data falls below it).
         n_params: parameters (or stored numbers). train_seconds, sample_seconds: wall clock.
     """
 
