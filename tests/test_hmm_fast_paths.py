@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from ppl_models.hmm import inference
+from ppl_models.hmm import fast_cpu, fast_numba, inference
 from ppl_models.hmm.validate import check_inputs
 
 
@@ -40,6 +40,12 @@ def test_viterbi_cpu_equals_torch_loop_exactly(k, batch, t, dtype, zero, with_le
     assert fast.log_prob.dtype == ref.log_prob.dtype == dtype
     assert torch.equal(fast.path, ref.path)
     assert torch.equal(fast.log_prob, ref.log_prob)
+    # both CPU implementations (the one hmm_viterbi did not pick included), padding marked as hmm_viterbi does
+    impls = [fast_cpu.viterbi_cpu] + ([fast_numba.viterbi_numba] if fast_numba.AVAILABLE else [])
+    for impl in impls:
+        path, log_prob = impl(c.log_init, c.log_trans, c.log_lik, c.mask)
+        assert torch.equal(inference._finish_path(path, c.mask), ref.path), impl.__name__
+        assert torch.equal(log_prob, ref.log_prob), impl.__name__
 
 
 @pytest.mark.parametrize("k", [2, 3, 6])
@@ -82,3 +88,25 @@ def test_smoother_cpu_underflow_falls_back_to_log_space():
     ref = inference._smoother_torch(*check_inputs(li, lt, ll))
     for a, b in zip(post, ref, strict=True):  # the log-space path itself, whatever it returns
         torch.testing.assert_close(a, b, rtol=0, atol=0, equal_nan=True)
+
+
+def test_hmm_viterbi_uses_the_compiled_path_when_numba_is_installed(monkeypatch):
+    li, lt, ll = _model(3, (4,), 10, seed=0)
+    calls = []
+
+    def spy(*args):
+        calls.append(1)
+        return fast_cpu.viterbi_cpu(*args)
+
+    monkeypatch.setattr(fast_numba, "viterbi_numba", spy)
+    inference.hmm_viterbi(li, lt, ll)
+    assert len(calls) == (1 if fast_numba.AVAILABLE else 0)
+    monkeypatch.setattr(fast_numba, "AVAILABLE", False)   # without numba: the numpy path, same answer
+    no_numba = inference.hmm_viterbi(li, lt, ll)
+    c = check_inputs(li, lt, ll)
+    assert torch.equal(no_numba.path, inference._viterbi_torch(*c).path)
+
+
+def test_numba_is_installed():
+    """The course's install pulls numba in (pyproject); only a hand-made environment lacks it."""
+    assert fast_numba.AVAILABLE

@@ -22,6 +22,7 @@ from typing import NamedTuple
 
 import torch
 
+from ppl_models.hmm import fast_numba
 from ppl_models.hmm.fast_cpu import smoother_cpu, viterbi_cpu
 from ppl_models.hmm.validate import check_generator, check_inputs, check_positive_int
 
@@ -220,14 +221,16 @@ def hmm_viterbi(log_init, log_trans, log_lik, lengths=None) -> ViterbiResult:
     """
     li, lt, ll, mask = check_inputs(log_init, log_trans, log_lik, lengths)
     if ll.device.type == "cpu" and ll.dtype in (torch.float32, torch.float64):
-        path, log_prob = viterbi_cpu(li, lt, ll, mask)
+        fast = fast_numba.viterbi_numba if fast_numba.AVAILABLE else viterbi_cpu
+        path, log_prob = fast(li, lt, ll, mask)
         return ViterbiResult(_finish_path(path, mask), log_prob)
     return _viterbi_torch(li, lt, ll, mask)
 
 
 def _viterbi_torch(li, lt, ll, mask) -> ViterbiResult:
     """The max-product recursion with torch ops (any device); the reference for the CPU fast path
-    :func:`ppl_models.hmm.fast_cpu.viterbi_cpu` (bit-identical)."""
+    :func:`ppl_models.hmm.fast_numba.viterbi_numba` and the numpy :func:`ppl_models.hmm.fast_cpu.viterbi_cpu`
+    (both bit-identical)."""
     k, n_steps = li.shape[0], ll.shape[-2]
     delta = li + ll[..., 0, :]
     scale = delta.amax(-1)
